@@ -1,0 +1,161 @@
+"""Blocking keys: the index entries through which candidates are found.
+
+The service stores every record's keys in an indexed (key, golden_id) table, so
+the candidates for an incoming record are one index lookup per key, never a
+scan.  Several keys per record keep recall high (a typo in the surname is caught
+by the birth-date key, a move by the name key, …).  Keys are "name:value"
+strings of at most 200 characters.
+
+Over-large blocks (a key shared by thousands of records, e.g. a chain's name or
+a switchboard phone) are capped and reported with `cap_blocks`, never compared
+all-to-all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import jellyfish
+
+from .normalize.website import FREE_MAIL_DOMAINS
+from .types import PreparedRecord
+
+MAX_KEY_CHARS = 200
+T = TypeVar("T")
+
+
+def make_key(name: str, *parts: Any) -> str | None:
+    """ "name:part1|part2"; None when any part is empty; hashed when too long."""
+    if any(p is None or p == "" for p in parts):
+        return None
+    value = "|".join(str(p) for p in parts)
+    key = f"{name}:{value}"
+    if len(key) > MAX_KEY_CHARS:
+        key = f"{name}:#{hashlib.sha1(value.encode()).hexdigest()}"
+    return key
+
+
+def soundex(text: str | None) -> str | None:
+    """Soundex of the first word (letters only)."""
+    if not text:
+        return None
+    word = "".join(ch for ch in text.split(" ", 1)[0] if ch.isalpha())
+    return jellyfish.soundex(word) if word else None
+
+
+def _compact(text: str | None) -> str:
+    return "".join(ch for ch in text if ch.isalnum()) if text else ""
+
+
+def name_prefix(text: str | None, n: int = 4) -> str | None:
+    """First n letters/digits of a name, spaces ignored ("acme corp" → "acme")."""
+    c = _compact(text)
+    return c[:n] if len(c) >= min(n, 2) else None
+
+
+def customer_keys(p: PreparedRecord) -> list[str | None]:
+    v = p.values
+    keys: list[str | None] = [
+        make_key("tax", v.get("tax_id")),
+        make_key("nid", v.get("national_id")),
+        make_key("email", v.get("email")),
+        make_key("phone", v.get("phone")),
+    ]
+    website = v.get("website")
+    if website and website not in FREE_MAIL_DOMAINS:
+        keys.append(make_key("web", website))
+    postal, city = v.get("postal_code"), v.get("city")
+    if v.get("kind") == "person" or v.get("first_name") or v.get("last_name"):
+        first, last, dob = v.get("first_name"), v.get("last_name"), v.get("birth_date")
+        sl, sf = soundex(last), soundex(first)
+        year = dob[:4] if dob else None
+        keys += [
+            make_key("p_names", *sorted([sf or "", sl or ""])) if sf and sl else None,
+            make_key("p_ln_by", sl, year),
+            make_key("p_fn_by", sf, year),
+            make_key("p_dob", dob, (first or "")[:1] or (last or "")[:1]),
+            make_key("p_ln_pc", sl, postal),
+            make_key("p_fn_pc", sf, postal),
+            make_key("p_ln_city", sl, city),
+        ]
+    name = v.get("name")
+    if name:
+        prefix = name_prefix(name)
+        first_word = name.split(" ", 1)[0]
+        keys += [
+            make_key("o_name", name),
+            make_key("o_pfx_pc", prefix, postal),
+            make_key("o_pfx_city", prefix, city),
+            make_key("o_sx_region", soundex(first_word), v.get("region")),
+        ]
+    if v.get("house_number") and v.get("street"):
+        street_word = max(v["street"].split(" "), key=len)
+        keys.append(make_key("addr", v["house_number"], street_word[:6], postal or city))
+    return keys
+
+
+def product_keys(p: PreparedRecord) -> list[str | None]:
+    v = p.values
+    name = v.get("name")
+    return [
+        make_key("gtin", v.get("gtin")),
+        make_key("mpn", v.get("mpn")),
+        make_key("sku", v.get("sku")),
+        make_key("brand_name", v.get("brand"), name_prefix(name, 5)),
+        make_key("name", " ".join(name.split(" ")[:3]) if name else None),
+    ]
+
+
+KEY_FUNCTIONS: dict[str, Callable[[PreparedRecord], list[str | None]]] = {
+    "customer": customer_keys,
+    "product": product_keys,
+}
+
+
+def blocking_keys(p: PreparedRecord) -> list[str]:
+    """Distinct non-empty keys of a prepared record ([] when it has no usable field)."""
+    if not p.usable:
+        return []
+    seen: dict[str, None] = {}
+    for k in KEY_FUNCTIONS[p.domain](p):
+        if k:
+            seen.setdefault(k, None)
+    return list(seen)
+
+
+@dataclass
+class BlockReport:
+    """Result of capping candidate blocks: what was kept and which keys were too large."""
+
+    kept: dict[str, list[Any]] = field(default_factory=dict)
+    oversized: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def candidates(self) -> list[Any]:
+        """Distinct candidates over all kept blocks, in first-seen order."""
+        seen: dict[Any, None] = {}
+        for members in self.kept.values():
+            for m in members:
+                seen.setdefault(m, None)
+        return list(seen)
+
+
+def cap_blocks(blocks: Mapping[str, Iterable[T]], max_block_size: int) -> BlockReport:
+    """Drop blocks larger than `max_block_size` and report them.
+
+    A record whose every key is oversized gets no candidates (it becomes a new
+    golden record, and the oversized keys are reported for a steward or a
+    better key) — comparing it with thousands of records would be both slow
+    and, for keys that common, not evidence of anything.
+    """
+    report = BlockReport()
+    for key, members in blocks.items():
+        items = list(members)
+        if len(items) > max_block_size:
+            report.oversized[key] = len(items)
+        else:
+            report.kept[key] = items
+    return report

@@ -1,0 +1,480 @@
+"""Splink-style comparisons: ordered levels, the first level that holds wins.
+
+A comparison (for example "last_name") is a list of levels: a null level first
+(a value is missing, weight 0), then exact, close and far levels, and an
+"else" level last.  Each non-null level carries the Fellegi–Sunter m and u
+probabilities, which live in the model JSON with the level's definition, so one
+document describes the whole model as in Splink's settings.
+
+Every level has a scalar test (one pair, used by real-time decide) and a
+column-wise test over aligned numpy object arrays (used by bulk scoring); tests
+in tests/unit/matching check that both give the same level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .normalize.person_name import NICKNAME_TO_CANONICAL
+from .similarity import distance, distance_columns, similarity, similarity_columns
+
+Values = Mapping[str, Any]
+Columns = Mapping[str, np.ndarray]
+
+_LEVEL_TYPES: dict[str, type[Level]] = {}
+
+
+def _present(arr: np.ndarray) -> np.ndarray:
+    return ~pd.isna(arr)
+
+
+@dataclass
+class Level:
+    """One comparison level.  Subclasses define `test` and `test_columns`."""
+
+    label: str = ""
+    m: float | None = None
+    u: float | None = None
+    tf_column: str | None = None
+    type_name: ClassVar[str] = "level"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _LEVEL_TYPES[cls.type_name] = cls
+
+    # -- evaluation ---------------------------------------------------------
+    def test(self, a: Values, b: Values) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        """Column-wise test; the fallback loops, subclasses vectorize."""
+        keys = self.columns()
+        out = np.zeros(n, dtype=bool)
+        for i in range(n):
+            a = {k: left[k][i] for k in keys}
+            b = {k: right[k][i] for k in keys}
+            out[i] = self.test(a, b)
+        return out
+
+    def columns(self) -> list[str]:
+        return []
+
+    # -- scoring ------------------------------------------------------------
+    @property
+    def is_null(self) -> bool:
+        return False
+
+    def log2_bayes_factor(self) -> float:
+        if self.m is None or self.u is None:
+            return 0.0
+        return math.log2(max(self.m, 1e-12) / max(self.u, 1e-12))
+
+    # -- serialization ------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": self.type_name, "label": self.label, **self.params()}
+        if not self.is_null:
+            doc["m"] = self.m
+            doc["u"] = self.u
+        if self.tf_column:
+            doc["tf_column"] = self.tf_column
+        return doc
+
+    @staticmethod
+    def from_json(doc: Mapping[str, Any]) -> Level:
+        doc = dict(doc)
+        cls = _LEVEL_TYPES[doc.pop("type")]
+        if "levels" in doc:
+            doc["levels"] = [Level.from_json(d) for d in doc["levels"]]
+        return cls(**doc)
+
+
+@dataclass
+class NullLevel(Level):
+    """A needed value is missing on either side: no evidence either way (weight 0).
+
+    mode "any": null when any column is missing; "all": only when all are missing.
+    """
+
+    cols: list[str] = field(default_factory=list)
+    mode: str = "any"
+    type_name: ClassVar[str] = "null"
+
+    @property
+    def is_null(self) -> bool:
+        return True
+
+    def columns(self) -> list[str]:
+        return list(self.cols)
+
+    def params(self) -> dict[str, Any]:
+        return {"cols": self.cols, "mode": self.mode}
+
+    def _missing(self, v: Values) -> bool:
+        flags = [v.get(c) is None for c in self.cols]
+        return any(flags) if self.mode == "any" else all(flags)
+
+    def test(self, a: Values, b: Values) -> bool:
+        return self._missing(a) or self._missing(b)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        def missing(cols: Columns) -> np.ndarray:
+            stacked = np.vstack([~_present(cols[c]) for c in self.cols]) if self.cols else np.ones((1, n), bool)
+            return stacked.any(axis=0) if self.mode == "any" else stacked.all(axis=0)
+
+        return missing(left) | missing(right)
+
+
+@dataclass
+class ElseLevel(Level):
+    """Everything not caught by an earlier level."""
+
+    type_name: ClassVar[str] = "else"
+
+    def test(self, a: Values, b: Values) -> bool:
+        return True
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        return np.ones(n, dtype=bool)
+
+
+@dataclass
+class ExactLevel(Level):
+    """Equal normalized values (optionally term-frequency adjusted by the model)."""
+
+    col: str = ""
+    type_name: ClassVar[str] = "exact"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        return x is not None and x == y
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        x, y = left[self.col], right[self.col]
+        return _present(x) & _present(y) & (x == y)
+
+
+@dataclass
+class SimilarityLevel(Level):
+    """rapidfuzz similarity (jaro_winkler, token_set, token_sort, ratio) at or above a cut-off."""
+
+    col: str = ""
+    metric: str = "jaro_winkler"
+    threshold: float = 0.9
+    compact: bool = False
+    """Compare with spaces removed: "sturta venue" vs "sturt ave" are one typo apart."""
+    other: str | None = None
+    """Cross-column: compare a[col] with b[other] AND a[other] with b[col] (swapped fields)."""
+    type_name: ClassVar[str] = "similarity"
+
+    def columns(self) -> list[str]:
+        return [self.col] + ([self.other] if self.other else [])
+
+    def params(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"col": self.col, "metric": self.metric, "threshold": self.threshold}
+        if self.compact:
+            doc["compact"] = True
+        if self.other:
+            doc["other"] = self.other
+        return doc
+
+    def _prep(self, v: Any) -> str:
+        return str(v).replace(" ", "") if self.compact else str(v)
+
+    def _one(self, x: Any, y: Any) -> bool:
+        if x is None or y is None:
+            return False
+        return similarity(self.metric, self._prep(x), self._prep(y)) >= self.threshold - 1e-12
+
+    def test(self, a: Values, b: Values) -> bool:
+        if self.other:
+            return self._one(a.get(self.col), b.get(self.other)) and self._one(a.get(self.other), b.get(self.col))
+        return self._one(a.get(self.col), b.get(self.col))
+
+    def _columns(self, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(_present(x) & _present(y))
+        if idx.size:
+            sims = similarity_columns(self.metric, [self._prep(v) for v in x[idx]], [self._prep(v) for v in y[idx]])
+            out[idx] = sims >= self.threshold - 1e-12
+        return out
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        if self.other:
+            return (self._columns(left[self.col], right[self.other], n)
+                    & self._columns(left[self.other], right[self.col], n))
+        return self._columns(left[self.col], right[self.col], n)
+
+
+@dataclass
+class DistanceLevel(Level):
+    """Edit distance (levenshtein, damerau_levenshtein) at most `max_distance`."""
+
+    col: str = ""
+    metric: str = "damerau_levenshtein"
+    max_distance: int = 1
+    type_name: ClassVar[str] = "distance"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col, "metric": self.metric, "max_distance": self.max_distance}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        if x is None or y is None:
+            return False
+        return distance(self.metric, str(x), str(y)) <= self.max_distance
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        x, y = left[self.col], right[self.col]
+        out = np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(_present(x) & _present(y))
+        if idx.size:
+            d = distance_columns(self.metric, [str(v) for v in x[idx]], [str(v) for v in y[idx]])
+            out[idx] = d <= self.max_distance
+        return out
+
+
+@dataclass
+class CrossLevel(Level):
+    """a[col] equals b[other] (one direction): a surname typed into the given-name field."""
+
+    col: str = ""
+    other: str = ""
+    type_name: ClassVar[str] = "cross"
+
+    def columns(self) -> list[str]:
+        return [self.col, self.other]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col, "other": self.other}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.other)
+        return x is not None and x == y
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        x, y = left[self.col], right[self.other]
+        return _present(x) & _present(y) & (x == y)
+
+
+@dataclass
+class NicknameLevel(Level):
+    """Given names that share a canonical form ("bob" ~ "robert")."""
+
+    col: str = ""
+    type_name: ClassVar[str] = "nickname"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col}
+
+    @staticmethod
+    def _canon(v: str) -> str:
+        first = v.split(" ", 1)[0]
+        return NICKNAME_TO_CANONICAL.get(first, first)
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        if x is None or y is None:
+            return False
+        return self._canon(str(x)) == self._canon(str(y))
+
+
+@dataclass
+class PrefixLevel(Level):
+    """One value is a word-prefix/initial of the other ("j" ~ "john", "jo ann" ~ "jo")."""
+
+    col: str = ""
+    min_chars: int = 1
+    type_name: ClassVar[str] = "prefix"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col, "min_chars": self.min_chars}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        if x is None or y is None:
+            return False
+        x, y = str(x), str(y)
+        short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+        return len(short) >= self.min_chars and long_.startswith(short)
+
+
+@dataclass
+class SuffixLevel(Level):
+    """Same last `n` characters (local part of a phone number without its area code)."""
+
+    col: str = ""
+    n: int = 7
+    type_name: ClassVar[str] = "suffix"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col, "n": self.n}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        if x is None or y is None:
+            return False
+        x, y = str(x), str(y)
+        return len(x) >= self.n and len(y) >= self.n and x[-self.n :] == y[-self.n :]
+
+
+@dataclass
+class DateCloseLevel(Level):
+    """ISO dates that differ by a swapped day/month, one component, or one typo."""
+
+    col: str = ""
+    type_name: ClassVar[str] = "date_close"
+
+    def columns(self) -> list[str]:
+        return [self.col]
+
+    def params(self) -> dict[str, Any]:
+        return {"col": self.col}
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        if x is None or y is None or len(str(x)) != 10 or len(str(y)) != 10:
+            return False
+        x, y = str(x), str(y)
+        ya, ma, da = x[:4], x[5:7], x[8:10]
+        yb, mb, db = y[:4], y[5:7], y[8:10]
+        if ya == yb and ma == db and da == mb:
+            return True
+        if (ya == yb) + (ma == mb) + (da == db) >= 2:
+            return True
+        return distance("damerau_levenshtein", x, y) <= 1
+
+
+@dataclass
+class AllLevel(Level):
+    """All sub-levels hold (multi-column levels such as "same house number and street")."""
+
+    levels: list[Level] = field(default_factory=list)
+    type_name: ClassVar[str] = "all"
+
+    def columns(self) -> list[str]:
+        return sorted({c for lv in self.levels for c in lv.columns()})
+
+    def params(self) -> dict[str, Any]:
+        return {"levels": [lv.to_json() | {"m": None, "u": None} for lv in self.levels]}
+
+    def test(self, a: Values, b: Values) -> bool:
+        return all(lv.test(a, b) for lv in self.levels)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        out = np.ones(n, dtype=bool)
+        for lv in self.levels:
+            out &= lv.test_columns(left, right, n)
+        return out
+
+
+@dataclass
+class AnyLevel(AllLevel):
+    """At least one sub-level holds."""
+
+    type_name: ClassVar[str] = "any"
+
+    def test(self, a: Values, b: Values) -> bool:
+        return any(lv.test(a, b) for lv in self.levels)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        for lv in self.levels:
+            out |= lv.test_columns(left, right, n)
+        return out
+
+
+@dataclass
+class NotLevel(AllLevel):
+    """None of the sub-levels holds (e.g. "units differ")."""
+
+    type_name: ClassVar[str] = "not"
+
+    def test(self, a: Values, b: Values) -> bool:
+        return not any(lv.test(a, b) for lv in self.levels)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        return ~AnyLevel(levels=self.levels).test_columns(left, right, n)
+
+
+@dataclass
+class Comparison:
+    """A named, ordered list of levels plus the columns shown in explanations."""
+
+    name: str
+    levels: list[Level]
+    display: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def columns(self) -> list[str]:
+        return sorted({c for lv in self.levels for c in lv.columns()} | set(self.display))
+
+    def level_index(self, a: Values, b: Values) -> int:
+        """Index of the first level that holds for the pair."""
+        for i, lv in enumerate(self.levels):
+            if lv.test(a, b):
+                return i
+        return len(self.levels) - 1
+
+    def level_indices(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        """Column-wise `level_index` for n aligned pairs."""
+        out = np.full(n, -1, dtype=np.int16)
+        for i, lv in enumerate(self.levels):
+            todo = out < 0
+            if not todo.any():
+                break
+            hit = lv.test_columns(left, right, n)
+            out[todo & hit] = i
+        out[out < 0] = len(self.levels) - 1
+        return out
+
+    def shown(self, v: Values) -> Any:
+        """The normalized value(s) displayed in an explanation."""
+        cols = self.display or self.columns()
+        if len(cols) == 1:
+            return v.get(cols[0])
+        parts = [str(v.get(c)) for c in cols if v.get(c) is not None]
+        return " | ".join(parts) if parts else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "display": self.display,
+            "levels": [lv.to_json() for lv in self.levels],
+        }
+
+    @staticmethod
+    def from_json(doc: Mapping[str, Any]) -> Comparison:
+        return Comparison(
+            name=doc["name"],
+            levels=[Level.from_json(d) for d in doc["levels"]],
+            display=list(doc.get("display", [])),
+            description=doc.get("description", ""),
+        )

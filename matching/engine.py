@@ -1,0 +1,226 @@
+"""MatchEngine: prepare → blocking keys → score → decide (the public entry point)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .blocking import BlockReport, blocking_keys, cap_blocks
+from .defaults import default_model
+from .model import MatchModel
+from .prepare import NO_USABLE_FIELD, PREPARERS
+from .types import Candidate, Decision, FieldComparison, PairScore, PreparedRecord
+
+AGGREGATE = "mean_member_weight"
+
+
+def probability_from_weight(weight: float) -> float:
+    """2^w / (1 + 2^w), safely."""
+    if weight > 60:
+        return 1.0
+    if weight < -60:
+        return 0.0
+    odds = 2.0**weight
+    return odds / (1.0 + odds)
+
+
+def weight_from_probability(p: float) -> float:
+    p = min(max(p, 1e-15), 1 - 1e-15)
+    return math.log2(p / (1 - p))
+
+
+class MatchEngine:
+    """Entity-resolution engine for one domain ("customer" or "product").
+
+    Pure: plain data in, plain data out; holds only the model.
+    """
+
+    def __init__(self, domain: str, model: MatchModel | None = None) -> None:
+        if domain not in PREPARERS:
+            raise ValueError(f"unknown matching domain {domain!r} (expected 'customer' or 'product')")
+        self.domain = domain
+        self.model = model or default_model(domain)
+        if self.model.domain != domain:
+            raise ValueError(f"model is for domain {self.model.domain!r}, not {domain!r}")
+
+    # -- preparation and blocking -------------------------------------------
+    @property
+    def max_block_size(self) -> int:
+        """Blocks larger than this should not be compared (see `cap_blocks`)."""
+        return self.model.max_block_size
+
+    def prepare(self, fields: Mapping[str, Any]) -> PreparedRecord:
+        """Normalize canonical fields; invalid values are flagged, never raised."""
+        try:
+            return PREPARERS[self.domain](fields)
+        except Exception as exc:  # noqa: BLE001 — last line of defence: a bad record must not crash a job
+            return PreparedRecord(self.domain, {}, {"fields": f"could not normalize: {type(exc).__name__}"},
+                                  [NO_USABLE_FIELD])
+
+    def blocking_keys(self, prepared: PreparedRecord) -> list[str]:
+        """Index keys under which this record is stored and its candidates are looked up."""
+        return blocking_keys(prepared)
+
+    def cap_blocks(self, blocks: Mapping[str, Iterable[Any]]) -> BlockReport:
+        """Apply `max_block_size` to {key: candidate ids} looked up from the index."""
+        return cap_blocks(blocks, self.max_block_size)
+
+    # -- scoring --------------------------------------------------------------
+    def _level_weight(self, comparison_index: int, level_index: int, a: Mapping[str, Any]) -> float:
+        level = self.model.comparisons[comparison_index].levels[level_index]
+        if level.is_null:
+            return 0.0
+        w = level.log2_bayes_factor()
+        if level.tf_column:
+            table = self.model.tf.get(level.tf_column)
+            value = a.get(level.tf_column)
+            if table and value is not None and str(value) in table and level.u:
+                w += math.log2(level.u / max(table[str(value)], 1e-12))
+        return w
+
+    def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
+        """Fellegi–Sunter score of a pair with its comparison vector."""
+        va, vb = a.values, b.values
+        weight = self.model.prior_weight
+        rows: list[FieldComparison] = []
+        for ci, comp in enumerate(self.model.comparisons):
+            try:
+                li = comp.level_index(va, vb)
+                w = self._level_weight(ci, li, va)
+                label = comp.levels[li].label
+            except Exception:  # noqa: BLE001 — defensive: treat an uncomparable value as missing
+                w, label = 0.0, "null"
+            weight += w
+            rows.append(FieldComparison(comp.name, label, w, comp.shown(va), comp.shown(vb)))
+        return PairScore(weight, probability_from_weight(weight), rows, self.model.version)
+
+    def score_frame(self, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+        """Score aligned pairs (row i of `left` with row i of `right`) column-wise.
+
+        `left`/`right` hold prepared values (e.g. `pd.DataFrame([p.values for p in ...])`).
+        Returns one column of level indices per comparison, "weight" and
+        "probability".  No Python loop per pair for the common levels.
+        """
+        n = len(left)
+        if len(right) != n:
+            raise ValueError("left and right must have the same number of rows")
+        cols = sorted({c for comp in self.model.comparisons for c in comp.columns()})
+
+        def arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
+            out = {}
+            for c in cols:
+                if c in df.columns:
+                    arr = df[c].to_numpy(dtype=object)
+                    arr = np.where(pd.isna(arr), None, arr)
+                else:
+                    arr = np.full(n, None, dtype=object)
+                out[c] = arr
+            return out
+
+        la, ra = arrays(left), arrays(right)
+        result: dict[str, Any] = {}
+        total = np.full(n, self.model.prior_weight, dtype=float)
+        for comp in self.model.comparisons:
+            idx = comp.level_indices(la, ra, n)
+            result[comp.name] = idx
+            weights = np.array([0.0 if lv.is_null else lv.log2_bayes_factor() for lv in comp.levels])
+            w = weights[idx]
+            for li, lv in enumerate(comp.levels):
+                table = self.model.tf.get(lv.tf_column) if lv.tf_column else None
+                if table and lv.u:
+                    hit = np.flatnonzero(idx == li)
+                    if hit.size:
+                        vals = la[lv.tf_column][hit]
+                        adj = np.array([math.log2(lv.u / max(table.get(str(x), lv.u), 1e-12)) for x in vals])
+                        w[hit] += adj
+            total += w
+        result["weight"] = total
+        result["probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
+        return pd.DataFrame(result, index=left.index)
+
+    # -- deciding -------------------------------------------------------------
+    def _thresholds(self) -> dict[str, float]:
+        return dict(self.model.thresholds)
+
+    def score_golden(self, prepared: PreparedRecord, members: list[PreparedRecord]) -> tuple[float, dict[str, Any]]:
+        """Aggregate score of a record against a golden's members.
+
+        The golden's weight is the mean of the member weights, so a record must
+        resemble the cluster as a whole: with A≈B and B≈C but C far from A,
+        C against {A, B} averages a strong and a strongly negative weight and
+        does not reach the link threshold (a chain of pairwise links would).
+        Identical members are scored once; at most `max_members_compared`
+        distinct members are compared.
+        """
+        distinct: dict[str, PreparedRecord] = {}
+        for m in members:
+            distinct.setdefault(repr(sorted(m.values.items(), key=lambda kv: kv[0])), m)
+        sample = list(distinct.values())[: self.model.max_members_compared]
+        scores = [self.score(prepared, m) for m in sample]
+        if not scores:
+            return -math.inf, {}
+        weights = [s.weight for s in scores]
+        agg = float(np.mean(weights))
+        best = int(np.argmax(weights))
+        explanation = {
+            "model_version": self.model.version,
+            "aggregate": AGGREGATE,
+            "weight": round(agg, 4),
+            "probability": probability_from_weight(agg),
+            "members_compared": len(scores),
+            "member_weights": [round(w, 4) for w in weights],
+            "best_member": best,
+            "comparisons": [c.to_json() for c in scores[best].comparisons],
+        }
+        return agg, explanation
+
+    def decide(
+        self,
+        prepared: PreparedRecord,
+        candidates: Mapping[Any, list[PreparedRecord]],
+        excluded: frozenset[Any] | set[Any] = frozenset(),
+    ) -> Decision:
+        """link / review / new for an incoming record against candidate golden records."""
+        thresholds = self._thresholds()
+        warnings = list(prepared.warnings)
+        base = {"model_version": self.model.version, "thresholds": thresholds}
+        if not prepared.usable:
+            return Decision("new", None, 0.0, {**base, "reason": NO_USABLE_FIELD}, [], warnings)
+        ranked: list[Candidate] = []
+        skipped = 0
+        for golden_id, members in candidates.items():
+            if golden_id in excluded:
+                skipped += 1
+                continue
+            try:
+                weight, explanation = self.score_golden(prepared, list(members or []))
+            except Exception as exc:  # noqa: BLE001 — one bad member must not fail the decision
+                warnings.append(f"could not score golden {golden_id!r}: {type(exc).__name__}")
+                continue
+            if weight == -math.inf:
+                continue
+            ranked.append(Candidate(golden_id, probability_from_weight(weight), weight,
+                                    {**explanation, "golden_id": golden_id}))
+        if skipped:
+            warnings.append(f"{skipped} candidate golden record(s) excluded by steward decisions")
+        ranked.sort(key=lambda c: c.weight, reverse=True)
+        if not ranked:
+            return Decision("new", None, 0.0, {**base, "reason": "no candidates"}, [], warnings)
+        best = ranked[0]
+        if best.probability >= thresholds["upper"]:
+            action = "link"
+        elif best.probability >= thresholds["lower"]:
+            action = "review"
+        else:
+            action = "new"
+        if len(ranked) > 1 and ranked[1].probability >= thresholds["upper"]:
+            warnings.append(f"several golden records above the link threshold: {ranked[0].golden_id!r}, "
+                            f"{ranked[1].golden_id!r} (possible duplicate goldens)")
+        explanation = {**base, **best.explanation, "action": action}
+        if action == "new":
+            return Decision("new", None, best.probability, explanation, ranked, warnings)
+        return Decision(action, best.golden_id, best.probability, explanation, ranked, warnings)

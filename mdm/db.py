@@ -1,0 +1,90 @@
+"""Engine, sessions and the unit of work.
+
+Every use case runs inside one :class:`UnitOfWork`: ``with uow:`` … ``uow.commit()``;
+leaving the block without committing rolls back. The outbox row of a golden change is
+written inside the same unit, so nothing is published that was not committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, create_engine
+
+from mdm.settings import Settings
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(database_url: str) -> Engine:
+    """One engine (and pool) per URL per process; forked RQ work-horses build their own."""
+    engine = _ENGINES.get(database_url)
+    if engine is None:
+        engine = _ENGINES[database_url] = _create(database_url)
+    return engine
+
+
+def _create(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets readers work while the inline job writes; foreign keys are off by default.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def dispose_engines(close: bool = True) -> None:
+    """Forget pooled connections. After a fork pass ``close=False`` so the child never
+    closes (or reuses) a socket that belongs to its parent."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=close)
+    _ENGINES.clear()
+
+
+class UnitOfWork:
+    """One transaction. Roll back unless :meth:`commit` was called; run after-commit hooks."""
+
+    def __init__(self, settings: Settings, session_factory: Callable[[], Session] | None = None) -> None:
+        self.settings = settings
+        self._factory = session_factory or sessionmaker(
+            bind=get_engine(settings.database_url), expire_on_commit=False, class_=Session
+        )
+        self.session: Session
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self._after_commit = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` only once the transaction is committed (enqueueing jobs, for example)."""
+        self._after_commit.append(hook)

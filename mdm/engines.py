@@ -1,0 +1,70 @@
+"""The bridge to the pure libraries: which matching model and which survivorship rules are in force.
+
+Both are cached per process. The active matching model is re-read from the database at most
+every ``MODEL_RECHECK_SECONDS``, so ``mdm model train`` takes effect on running workers
+without a restart; explanations store the model version that made each decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlmodel import select
+
+from matching import MatchEngine, MatchModel
+from mdm.models import MatchModelRow
+from survivorship import SurvivorshipEngine, load_rules
+
+MODEL_RECHECK_SECONDS = 30.0
+#: Domains matched fuzzily; prices are keyed (see ``mdm.services.resolve``).
+FUZZY_DOMAINS = ("customer", "product")
+
+_match_cache: dict[str, tuple[float, str | None, MatchEngine]] = {}
+_rules_cache: dict[tuple[str, str | None], tuple[SurvivorshipEngine, str]] = {}
+
+
+def match_engine(session: Session, domain: str) -> MatchEngine:
+    """The engine with the active model for ``domain`` (the shipped default before any training)."""
+    now = time.monotonic()
+    cached = _match_cache.get(domain)
+    if cached and now - cached[0] < MODEL_RECHECK_SECONDS:
+        return cached[2]
+    row = session.exec(
+        select(MatchModelRow).where(MatchModelRow.domain == domain, MatchModelRow.active.is_(True))  # type: ignore[union-attr]
+    ).first()
+    version = row.version if row else None
+    if cached and cached[1] == version:
+        engine = cached[2]
+    else:
+        engine = MatchEngine(domain, model=MatchModel.from_json(row.document) if row else None)
+    _match_cache[domain] = (now, version, engine)
+    return engine
+
+
+def survivorship_engine(domain: str, rules_dir: str | None = None) -> tuple[SurvivorshipEngine, str]:
+    """The rules engine for ``domain`` and a hash of its rules (recorded on every golden)."""
+    key = (domain, rules_dir)
+    if key not in _rules_cache:
+        path = f"{rules_dir}/{domain}.yaml" if rules_dir else None
+        rules = load_rules(domain, path=path) if path else load_rules(domain)
+        _rules_cache[key] = (SurvivorshipEngine(rules), rules_fingerprint(rules))
+    return _rules_cache[key]
+
+
+def rules_fingerprint(rules: Any) -> str:
+    fingerprint = getattr(rules, "fingerprint", None)
+    if callable(fingerprint):
+        return str(fingerprint())
+    if isinstance(fingerprint, str):
+        return fingerprint
+    return hashlib.sha256(json.dumps(repr(rules), sort_keys=True).encode()).hexdigest()
+
+
+def reset_caches() -> None:
+    """Forget cached engines (tests, and after ``mdm golden recompute`` changes the rules)."""
+    _match_cache.clear()
+    _rules_cache.clear()

@@ -1,0 +1,54 @@
+"""Domain errors. ``api/`` maps each to a status code and the contract's JSON error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class: a machine-readable ``code``, a human ``message`` and structured ``details``."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details if details is not None else {}
+        if code:
+            self.code = code
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"

@@ -1,0 +1,298 @@
+"""Database tables of the hub (SQLModel over SQLAlchemy 2).
+
+The schema is only ever changed through Alembic revisions in ``migrations/``;
+``tests/integration/test_migrations.py`` proves these models and the migrations agree.
+
+Names follow the domain: a *source record* is one system's copy of an entity, a
+*golden record* is the hub's master built from its member source records, the
+*cross-reference* is ``source_record.golden_id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+#: JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: 64-bit ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+
+class SourceSystem(SQLModel, table=True):
+    """A system allowed to send changes (``salesforce``, ``erp``, …). Unknown sources get a 404."""
+
+    __tablename__ = "source_system"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SourceRecord(SQLModel, table=True):
+    """One source system's copy of a customer, product or price.
+
+    ``content_hash`` identifies what was received; ``resolved_hash`` what the last
+    successful resolve job saw. They differ exactly while a record awaits resolution,
+    which is what makes jobs idempotent and lets the sweep find lost work.
+    """
+
+    __tablename__ = "source_record"
+    __table_args__ = (
+        UniqueConstraint("source", "domain", "source_id", name="uq_source_record_key"),
+        Index("ix_source_record_pending", "match_status", "enqueued_at"),
+        Index("ix_source_record_golden", "golden_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    source: str = Field(sa_column=Column(String(64), ForeignKey("source_system.name"), nullable=False))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    source_id: str = Field(sa_column=Column(String(255), nullable=False))
+    object_type: str = Field(sa_column=Column(String(64), nullable=False))
+    raw: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    fields: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    prepared: dict | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    content_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    source_updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    deleted: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
+    golden_id: str | None = Field(
+        default=None, sa_column=Column(String(36), ForeignKey("golden_record.id"), nullable=True)
+    )
+    #: pending | linked | review | new | deleted | error
+    match_status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
+    match_probability: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    match_explanation: dict | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    model_version: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    resolved_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    enqueued_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    #: the RQ job that should resolve this record; the sweep checks it still exists
+    job_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    warnings: list | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
+
+
+class GoldenRecord(SQLModel, table=True):
+    """The hub's master record for one real-world entity; its id is stable and never reused."""
+
+    __tablename__ = "golden_record"
+    __table_args__ = (Index("ix_golden_domain_status", "domain", "status"),)
+
+    id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), primary_key=True))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    #: active | merged | retired
+    status: str = Field(default="active", sa_column=Column(String(16), nullable=False))
+    merged_into: str | None = Field(default=None, sa_column=Column(String(36), nullable=True, index=True))
+    #: approved | pending_review | pending_onboarding
+    approval: str = Field(default="approved", sa_column=Column(String(24), nullable=False))
+    fields: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    lineage: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    version: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    account_number: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
+    rules_hash: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class GoldenVersion(SQLModel, table=True):
+    """Every version a golden record ever had, with the cause of the change."""
+
+    __tablename__ = "golden_version"
+    __table_args__ = (UniqueConstraint("golden_id", "version", name="uq_golden_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    golden_id: str = Field(sa_column=Column(String(36), ForeignKey("golden_record.id"), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    fields: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    lineage: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    members: list = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    cause: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MatchKey(SQLModel, table=True):
+    """Blocking keys of live source records: candidate lookup is an index probe on (domain, key)."""
+
+    __tablename__ = "match_key"
+    __table_args__ = (
+        Index("ix_match_key_lookup", "domain", "key"),
+        Index("ix_match_key_record", "source_record_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    key: str = Field(sa_column=Column(String(200), nullable=False))
+    source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
+
+
+class ReviewItem(SQLModel, table=True):
+    """A proposed link in the review band, waiting for a data steward."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        Index("ix_review_item_queue", "domain", "status", "created_at"),
+        Index("ix_review_item_record", "source_record_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
+    candidate_golden_id: str = Field(sa_column=Column(String(36), nullable=False))
+    probability: float = Field(sa_column=Column(Float, nullable=False))
+    explanation: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    #: open | approved | rejected | superseded
+    status: str = Field(default="open", sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    decided_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class MatchLabel(SQLModel, table=True):
+    """A steward's match / not-a-match decision: training data, and a guard against re-linking.
+
+    ``record_hash`` is the record's content hash at decision time: a "not a match" holds
+    until the record's fields change.
+    """
+
+    __tablename__ = "match_label"
+    __table_args__ = (Index("ix_match_label_pair", "source_record_id", "golden_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
+    golden_id: str = Field(sa_column=Column(String(36), nullable=False))
+    is_match: bool = Field(sa_column=Column(Boolean, nullable=False))
+    record_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    snapshot: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    decided_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Batch(SQLModel, table=True):
+    """One ``POST …/batches`` call; its progress is counted from its items."""
+
+    __tablename__ = "batch"
+
+    id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), primary_key=True))
+    source: str = Field(sa_column=Column(String(64), nullable=False))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    total: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class BatchItem(SQLModel, table=True):
+    """One record of a batch. ``status``: pending → done (resolved), ignored (stale) or failed."""
+
+    __tablename__ = "batch_item"
+    __table_args__ = (
+        Index("ix_batch_item_status", "batch_id", "status"),
+        Index("ix_batch_item_record", "source_record_id", "status"),
+    )
+
+    batch_id: str = Field(sa_column=Column(String(36), ForeignKey("batch.id"), primary_key=True))
+    position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
+    status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key, stored as a SHA-256 hash; the clear key is shown once at creation."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    name: str = Field(sa_column=Column(String(128), nullable=False))
+    #: source | steward | subscriber | admin
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    source: str | None = Field(default=None, sa_column=Column(String(64), ForeignKey("source_system.name"), nullable=True))
+    key_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A golden change, written in the same transaction as the change (transactional outbox)."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_golden", "golden_id", "golden_version"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    event_id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), nullable=False, unique=True))
+    golden_id: str = Field(sa_column=Column(String(36), nullable=False))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    golden_version: int = Field(sa_column=Column(Integer, nullable=False))
+    #: created | updated | merged | split | retired | erased
+    type: str = Field(sa_column=Column(String(16), nullable=False))
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    correlation_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MatchModelRow(SQLModel, table=True):
+    """A saved, versioned matching model (one JSON document); the active one scores new records."""
+
+    __tablename__ = "match_model"
+    __table_args__ = (Index("ix_match_model_active", "domain", "active"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    version: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    document: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    active: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, default=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class GoldenOverride(SQLModel, table=True):
+    """A steward-pinned field value; it wins survivorship until unpinned."""
+
+    __tablename__ = "golden_override"
+
+    golden_id: str = Field(sa_column=Column(String(36), ForeignKey("golden_record.id"), primary_key=True))
+    field: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: Any = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    pinned_by: str = Field(sa_column=Column(String(128), nullable=False))
+    pinned_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Counter(SQLModel, table=True):
+    """Named monotonic counters (account numbers): ``UPDATE … RETURNING`` makes them safe under concurrency."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,173 @@
+"""Golden records: recompute from members with survivorship, version, and write the outbox.
+
+Every change to a golden record goes through :func:`recompute`, inside the caller's unit
+of work: it locks the golden row, rebuilds the fields from the current members, and only
+when something changed writes a new version, its history row and an outbox event — all in
+the same transaction, so nothing is published that was not committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import select
+
+from mdm.db import UnitOfWork
+from mdm.engines import survivorship_engine
+from mdm.models import GoldenOverride, GoldenRecord, GoldenVersion, OutboxEvent, SourceRecord, utcnow
+from survivorship import Member, Override
+
+
+@dataclass
+class Recomputed:
+    golden_id: str
+    changed: bool
+    version: int
+    event_type: str | None
+
+
+def lock_goldens(uow: UnitOfWork, golden_ids: set[str]) -> dict[str, GoldenRecord]:
+    """Lock golden rows in id order (one global order means two jobs never deadlock)."""
+    if not golden_ids:
+        return {}
+    rows = uow.session.exec(
+        select(GoldenRecord)
+        .where(GoldenRecord.id.in_(sorted(golden_ids)))  # type: ignore[attr-defined]
+        .order_by(GoldenRecord.id)
+        .with_for_update()
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def members_of(uow: UnitOfWork, golden_id: str) -> list[SourceRecord]:
+    return list(
+        uow.session.exec(
+            select(SourceRecord)
+            .where(SourceRecord.golden_id == golden_id, SourceRecord.deleted.is_(False))  # type: ignore[union-attr]
+            .order_by(SourceRecord.id)
+        ).all()
+    )
+
+
+def to_member(record: SourceRecord) -> Member:
+    from mdm.services.ingest import as_utc
+
+    flags = (record.prepared or {}).get("flags") or {}
+    return Member(
+        record_id=str(record.id),
+        source=record.source,
+        source_id=record.source_id,
+        updated_at=as_utc(record.source_updated_at),
+        fields=record.fields,
+        invalid_fields=frozenset(flags),
+    )
+
+
+def golden_payload(golden: GoldenRecord, members: list[SourceRecord]) -> dict[str, Any]:
+    """The approved golden record as subscribers and the API see it."""
+    return {
+        "id": golden.id,
+        "domain": golden.domain,
+        "version": golden.version,
+        "status": golden.status,
+        "approval": golden.approval,
+        "merged_into": golden.merged_into,
+        "account_number": golden.account_number,
+        "fields": golden.fields,
+        "crossref": [{"source": m.source, "source_id": m.source_id} for m in members],
+        "updated_at": golden.updated_at.isoformat() if golden.updated_at else None,
+    }
+
+
+def new_golden(uow: UnitOfWork, domain: str) -> GoldenRecord:
+    golden = GoldenRecord(domain=domain, version=0)
+    uow.session.add(golden)
+    uow.session.flush()
+    return golden
+
+
+def recompute(
+    uow: UnitOfWork,
+    golden: GoldenRecord,
+    cause: dict[str, Any],
+    *,
+    event_type: str | None = None,
+    correlation_id: str | None = None,
+) -> Recomputed:
+    """Rebuild ``golden`` from its members; version it, with history and outbox, if it changed.
+
+    The caller must hold the golden's row lock (:func:`lock_goldens` or a fresh insert).
+    A golden left without members is retired (its id is never reused).
+    """
+    members = members_of(uow, golden.id)
+    member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
+    engine, rules_hash = survivorship_engine(golden.domain, uow.settings.rules_dir)
+    if members:
+        overrides = {
+            o.field: Override(field=o.field, value=o.value, pinned_by=o.pinned_by, pinned_at=o.pinned_at)
+            for o in uow.session.exec(select(GoldenOverride).where(GoldenOverride.golden_id == golden.id)).all()
+        }
+        result = engine.build([to_member(m) for m in members], overrides).to_json()
+        fields, lineage = result["fields"], result["lineage"]
+        status = golden.status if golden.status == "merged" else "active"
+    else:
+        fields, lineage = golden.fields, golden.lineage
+        status = "retired" if golden.status != "merged" else "merged"
+    approval = "pending_review" if any(m.match_status == "review" for m in members) else (
+        golden.approval if golden.approval == "pending_onboarding" else "approved"
+    )
+    previous = _latest_members(uow, golden)
+    changed = (
+        golden.version == 0
+        or fields != golden.fields
+        or lineage != golden.lineage
+        or status != golden.status
+        or approval != golden.approval
+        or member_refs != previous
+    )
+    if not changed:
+        return Recomputed(golden.id, False, golden.version, None)
+    kind = event_type or ("created" if golden.version == 0 else "retired" if status == "retired" and golden.status != "retired" else "updated")
+    golden.fields, golden.lineage, golden.status, golden.approval = fields, lineage, status, approval
+    golden.rules_hash = rules_hash
+    golden.version += 1
+    golden.updated_at = utcnow()
+    uow.session.add(golden)
+    uow.session.add(
+        GoldenVersion(
+            golden_id=golden.id,
+            version=golden.version,
+            status=status,
+            fields=fields,
+            lineage=lineage,
+            members=member_refs,
+            cause=cause,
+            correlation_id=correlation_id,
+            created_at=golden.updated_at,
+        )
+    )
+    uow.session.add(
+        OutboxEvent(
+            golden_id=golden.id,
+            domain=golden.domain,
+            golden_version=golden.version,
+            type=kind,
+            payload=golden_payload(golden, members),
+            correlation_id=correlation_id,
+            created_at=golden.updated_at,
+        )
+    )
+    uow.session.flush()
+    return Recomputed(golden.id, True, golden.version, kind)
+
+
+def _latest_members(uow: UnitOfWork, golden: GoldenRecord) -> list[dict[str, Any]] | None:
+    if golden.version == 0:
+        return None
+    row = uow.session.exec(
+        select(GoldenVersion.members).where(
+            GoldenVersion.golden_id == golden.id, GoldenVersion.version == golden.version
+        )
+    ).first()
+    return row

@@ -1,0 +1,334 @@
+"""Resolve one source record: normalize → block → compare → decide → attach → survivorship.
+
+This is the job every accepted change ends in. It is idempotent: a record whose current
+content was already resolved (``resolved_hash == content_hash``) is left alone, so a job
+that runs twice, or a sweep that races a slow worker, changes nothing.
+
+Concurrency (PostgreSQL): the record row is locked first, then one transaction-scoped
+advisory lock per blocking key (sorted), then the golden rows (sorted by id). Two records
+that share a key therefore resolve one after the other, and the second sees the first's
+golden: simultaneous duplicates never create two golden records. Every path takes locks in
+that same order, so jobs do not deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, literal, select as sa_select, text, union_all, update
+from sqlmodel import select
+
+from mdm.db import UnitOfWork
+from mdm.engines import match_engine
+from mdm.models import (
+    Batch,
+    BatchItem,
+    GoldenRecord,
+    MatchKey,
+    MatchLabel,
+    ReviewItem,
+    SourceRecord,
+    utcnow,
+)
+from mdm.services import golden as golden_service
+
+log = logging.getLogger(__name__)
+
+#: A blocking key shared by more live records than this is skipped and reported: comparing
+#: a record with thousands of others is slow and says nothing (think "email:info@").
+MAX_BLOCK_SIZE = 500
+#: Members of one candidate golden compared at most (the newest ones).
+MAX_MEMBERS_PER_GOLDEN = 50
+
+
+@dataclass
+class ResolveOutcome:
+    record_id: int
+    action: str
+    golden_id: str | None
+    changed_goldens: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+
+def advisory_key(domain: str, key: str) -> int:
+    """A stable signed 64-bit number for ``pg_advisory_xact_lock``."""
+    digest = hashlib.blake2b(f"{domain}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> None:
+    if uow.dialect != "postgresql" or not keys:
+        return  # SQLite serializes writers already
+    for number in sorted({advisory_key(domain, k) for k in keys}):
+        uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+
+
+def lock_record(uow: UnitOfWork, record_id: int) -> SourceRecord | None:
+    return uow.session.exec(
+        select(SourceRecord)
+        .where(SourceRecord.id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _oversized_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> set[str]:
+    """Keys whose block exceeds :data:`MAX_BLOCK_SIZE`, found with one bounded statement."""
+    if not keys:
+        return set()
+    parts = []
+    for key in keys:
+        limited = (
+            sa_select(MatchKey.source_record_id)
+            .where(MatchKey.domain == domain, MatchKey.key == key)
+            .limit(MAX_BLOCK_SIZE + 1)
+            .subquery()
+        )
+        parts.append(sa_select(literal(key).label("key"), func.count().label("n")).select_from(limited))
+    rows = uow.session.execute(union_all(*parts)).all()
+    return {row.key for row in rows if row.n > MAX_BLOCK_SIZE}
+
+
+def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) -> dict[str, list[SourceRecord]]:
+    """Members of every golden that shares a usable blocking key with ``record`` (index probes only)."""
+    if not keys:
+        return {}
+    record_ids = sa_select(MatchKey.source_record_id).where(MatchKey.domain == record.domain, MatchKey.key.in_(keys))  # type: ignore[attr-defined]
+    golden_ids = [
+        gid
+        for gid in uow.session.execute(
+            sa_select(SourceRecord.golden_id)
+            .where(
+                SourceRecord.id.in_(record_ids),  # type: ignore[union-attr]
+                SourceRecord.id != record.id,
+                SourceRecord.golden_id.is_not(None),  # type: ignore[union-attr]
+                SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
+            )
+            .distinct()
+        ).scalars()
+    ]
+    if not golden_ids:
+        return {}
+    members: dict[str, list[SourceRecord]] = {}
+    rows = uow.session.exec(
+        select(SourceRecord)
+        .where(
+            SourceRecord.golden_id.in_(golden_ids),  # type: ignore[union-attr]
+            SourceRecord.id != record.id,
+            SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
+            SourceRecord.prepared.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(SourceRecord.golden_id, SourceRecord.id.desc())  # type: ignore[union-attr]
+    ).all()
+    for row in rows:
+        bucket = members.setdefault(row.golden_id or "", [])
+        if len(bucket) < MAX_MEMBERS_PER_GOLDEN:
+            bucket.append(row)
+    return members
+
+
+def excluded_goldens(uow: UnitOfWork, record: SourceRecord) -> frozenset[str]:
+    """Goldens a steward said this record is not part of, while the record is unchanged."""
+    return frozenset(
+        uow.session.exec(
+            select(MatchLabel.golden_id).where(
+                MatchLabel.source_record_id == record.id,
+                MatchLabel.is_match.is_(False),  # type: ignore[attr-defined]
+                MatchLabel.record_hash == record.content_hash,
+            )
+        ).all()
+    )
+
+
+def replace_keys(uow: UnitOfWork, record: SourceRecord, keys: list[str]) -> None:
+    uow.session.execute(delete(MatchKey).where(MatchKey.source_record_id == record.id))
+    if keys:
+        uow.session.execute(
+            MatchKey.__table__.insert(),  # type: ignore[attr-defined]
+            [{"domain": record.domain, "key": k, "source_record_id": record.id} for k in keys],
+        )
+
+
+def _sole_member(uow: UnitOfWork, record: SourceRecord) -> bool:
+    others = uow.session.execute(
+        sa_select(func.count())
+        .select_from(SourceRecord)
+        .where(SourceRecord.golden_id == record.golden_id, SourceRecord.id != record.id, SourceRecord.deleted.is_(False))  # type: ignore[attr-defined]
+    ).scalar_one()
+    return others == 0
+
+
+def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None = None) -> ResolveOutcome:
+    """Resolve ``record_id`` inside ``uow`` (the caller commits)."""
+    record = lock_record(uow, record_id)
+    if record is None:
+        return ResolveOutcome(record_id, "missing", None, skipped=True)
+    if record.resolved_hash == record.content_hash and record.match_status not in ("pending",):
+        return ResolveOutcome(record_id, record.match_status, record.golden_id, skipped=True)
+    cause = {"type": "source_change", "record_id": record.id, "source": record.source, "source_id": record.source_id}
+    if record.deleted:
+        return _detach_deleted(uow, record, cause, correlation_id)
+
+    engine = match_engine(uow.session, record.domain)
+    prepared = engine.prepare(_matching_fields(uow, record))
+    keys = sorted(set(engine.blocking_keys(prepared)))
+    lock_keys(uow, record.domain, keys)
+    oversized = _oversized_keys(uow, record.domain, keys)
+    usable = [k for k in keys if k not in oversized]
+    candidates = candidate_members(uow, record, usable)
+    from matching import PreparedRecord
+
+    decision = engine.decide(
+        prepared,
+        {gid: [PreparedRecord.from_json(m.prepared or {}) for m in ms] for gid, ms in candidates.items()},
+        excluded=excluded_goldens(uow, record),
+    )
+    warnings = list(prepared.warnings) + list(decision.warnings)
+    warnings += [f"blocking key {k!r} skipped: shared by more than {MAX_BLOCK_SIZE} records" for k in sorted(oversized)]
+    if oversized:
+        log.warning("oversized blocks skipped", extra={"keys": sorted(oversized), "record_id": record.id})
+
+    current = record.golden_id
+    action = decision.action
+    if action == "link" and decision.golden_id:
+        target = decision.golden_id
+    elif current and (action == "review" or _sole_member(uow, record)):
+        target = current  # keep its golden (a provisional one while in review)
+    else:
+        target = None
+    touched = {g for g in (current, target) if g}
+    locked = golden_service.lock_goldens(uow, touched)
+    if target is not None and target not in locked:
+        target = None  # the candidate golden vanished (merged away) since the lookup
+    if target is not None and locked[target].status == "merged" and locked[target].merged_into:
+        target = locked[target].merged_into
+        locked.update(golden_service.lock_goldens(uow, {target}))
+    if target is None:
+        target_golden = golden_service.new_golden(uow, record.domain)
+        locked[target_golden.id] = target_golden
+        target = target_golden.id
+
+    _close_open_reviews(uow, record)
+    if action == "review" and decision.golden_id:
+        # approve = the record belongs to the candidate; reject = it does not (even when the
+        # candidate is the record's current golden)
+        uow.session.add(
+            ReviewItem(
+                domain=record.domain,
+                source_record_id=record.id or 0,
+                candidate_golden_id=decision.golden_id,
+                probability=decision.probability,
+                explanation=decision.explanation,
+            )
+        )
+    status = {"link": "linked", "review": "review"}.get(action, "new")
+
+    record.prepared = prepared.to_json()
+    record.golden_id = target
+    record.match_status = status
+    record.match_probability = decision.probability
+    record.match_explanation = {
+        **(decision.explanation or {}),
+        "action": action,
+        "candidates": [_candidate_json(c) for c in decision.ranked[:5]],
+        "warnings": warnings,
+        "decided_at": utcnow().isoformat(),
+    }
+    record.model_version = engine.model.version
+    record.warnings = warnings or None
+    _mark_resolved(uow, record)
+    replace_keys(uow, record, keys)
+    uow.session.flush()
+
+    changed = []
+    for golden_id in sorted(touched | {target}):
+        result = golden_service.recompute(uow, locked[golden_id], cause, correlation_id=correlation_id)
+        if result.changed:
+            changed.append(golden_id)
+    return ResolveOutcome(record.id or 0, action, target, changed)
+
+
+def _matching_fields(uow: UnitOfWork, record: SourceRecord) -> dict[str, Any]:
+    """Prices are keyed on the product's golden id, found through the cross-reference."""
+    if record.domain != "price":
+        return record.fields
+    product_ref = str(record.fields.get("product") or "")
+    golden_id = uow.session.exec(
+        select(SourceRecord.golden_id).where(
+            SourceRecord.source == record.source,
+            SourceRecord.domain == "product",
+            SourceRecord.source_id == product_ref,
+        )
+    ).first()
+    return {**record.fields, "product_golden_id": golden_id or f"unresolved:{record.source}:{product_ref}"}
+
+
+def _candidate_json(candidate: Any) -> dict[str, Any]:
+    to_json = getattr(candidate, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    return {"golden_id": candidate.golden_id, "probability": candidate.probability}
+
+
+def _close_open_reviews(uow: UnitOfWork, record: SourceRecord) -> None:
+    uow.session.execute(
+        update(ReviewItem)
+        .where(ReviewItem.source_record_id == record.id, ReviewItem.status == "open")
+        .values(status="superseded", decided_at=utcnow())
+    )
+
+
+def _mark_resolved(uow: UnitOfWork, record: SourceRecord) -> None:
+    record.resolved_hash = record.content_hash
+    record.resolved_at = utcnow()
+    record.last_error = None
+    uow.session.add(record)
+    finish_batch_items(uow, [record.id or 0], "done")
+
+
+def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str) -> None:
+    """Mark the pending batch items of these records, and close batches with nothing pending."""
+    batch_ids = list(
+        uow.session.execute(
+            sa_select(BatchItem.batch_id)
+            .where(BatchItem.source_record_id.in_(record_ids), BatchItem.status == "pending")  # type: ignore[attr-defined]
+            .distinct()
+        ).scalars()
+    )
+    if not batch_ids:
+        return
+    uow.session.execute(
+        update(BatchItem)
+        .where(BatchItem.source_record_id.in_(record_ids), BatchItem.status == "pending")  # type: ignore[attr-defined]
+        .values(status=status)
+    )
+    for batch_id in batch_ids:
+        pending = uow.session.execute(
+            sa_select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
+        ).scalar_one()
+        if pending == 0:
+            uow.session.execute(update(Batch).where(Batch.id == batch_id).values(finished_at=utcnow()))
+
+
+def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:
+    """A deletion detaches the record from its golden and recomputes that golden."""
+    old = record.golden_id
+    locked = golden_service.lock_goldens(uow, {old} if old else set())
+    record.golden_id = None
+    record.match_status = "deleted"
+    _close_open_reviews(uow, record)
+    _mark_resolved(uow, record)
+    uow.session.execute(delete(MatchKey).where(MatchKey.source_record_id == record.id))
+    uow.session.flush()
+    changed = []
+    if old and old in locked:
+        if golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
+            changed.append(old)
+    return ResolveOutcome(record.id or 0, "deleted", None, changed)
+
+
+def lookup_golden(uow: UnitOfWork, golden_id: str) -> GoldenRecord | None:
+    return uow.session.get(GoldenRecord, golden_id)

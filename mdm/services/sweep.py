@@ -1,0 +1,87 @@
+"""Find accepted records whose resolve job was lost, and enqueue them again.
+
+The database, not Redis, is the source of truth: a record is ``pending`` until a job has
+resolved its current content. A job can be lost when a worker is SIGKILLed between pop and
+registration, when Redis restarts without persistence, or when it is flushed. The sweep
+looks at pending records older than ``sweep_after_seconds`` and asks Redis about the job
+each one names; only records whose job is gone, finished or failed are re-enqueued, so a
+long but healthy backlog is not enqueued twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlmodel import select
+
+from mdm.db import UnitOfWork
+from mdm.models import SourceRecord, utcnow
+from mdm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Job states in which the job will still run by itself.
+LIVE_STATES = {"queued", "started", "scheduled", "deferred"}
+SWEEP_LOCK_SECONDS = 120
+SWEEP_LIMIT = 50_000
+
+
+def stale_pending(settings: Settings, *, older_than_seconds: int | None = None) -> list[tuple[int, str | None]]:
+    age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
+    cutoff = utcnow() - timedelta(seconds=age)
+    with UnitOfWork(settings) as uow:
+        rows = uow.session.exec(
+            select(SourceRecord.id, SourceRecord.job_id)
+            .where(SourceRecord.match_status == "pending", SourceRecord.enqueued_at <= cutoff)  # type: ignore[operator]
+            .order_by(SourceRecord.id)
+            .limit(SWEEP_LIMIT)
+        ).all()
+    return [(int(r[0]), r[1]) for r in rows]
+
+
+def _live_jobs(settings: Settings, job_ids: set[str]) -> set[str]:
+    from redis import Redis
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    redis = Redis.from_url(settings.redis_url or "")
+    ids = sorted(job_ids)
+    live: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for job_id, job in zip(chunk, Job.fetch_many(chunk, connection=redis, serializer=JSONSerializer), strict=True):
+            if job is not None and str(job.get_status(refresh=False) or "") in LIVE_STATES:
+                live.add(job_id)
+    return live
+
+
+def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = None) -> dict[str, int]:
+    """Re-enqueue lost work; returns counts. Only one sweep runs at a time across workers."""
+    from mdm.jobs import enqueue_resolve
+
+    lock = None
+    if not settings.jobs_inline:
+        from redis import Redis
+
+        lock = Redis.from_url(settings.redis_url or "").lock(
+            f"{settings.queue_prefix}:sweep-lock", timeout=SWEEP_LOCK_SECONDS, blocking=False
+        )
+        if not lock.acquire(blocking=False):
+            return {"stale": 0, "requeued": 0, "skipped_locked": 1}
+    try:
+        stale = stale_pending(settings, older_than_seconds=older_than_seconds)
+        if not stale:
+            return {"stale": 0, "requeued": 0}
+        live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
+        lost = [record_id for record_id, job_id in stale if not job_id or job_id not in live]
+        if lost:
+            log.warning("sweep re-enqueues %d records whose jobs were lost", len(lost))
+            enqueue_resolve(lost, correlation_id="sweep")
+        return {"stale": len(stale), "requeued": len(lost)}
+    finally:
+        if lock is not None:
+            try:
+                lock.release()
+            except Exception:  # noqa: BLE001 - the lock expired by itself; nothing to undo
+                pass

@@ -1,0 +1,65 @@
+"""Settings read from the environment, each with a safe default for a laptop.
+
+The contract names (``MDM_DATABASE_URL``, ``MDM_REDIS_URL``, ``MDM_SECRET_KEY``) are
+what deployments and integration tests rely on; everything else is optional tuning.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path.cwd() / 'mdm.sqlite3'}"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide configuration. Build with :meth:`from_env`; tests pass overrides."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    secret_key: str = "dev-only-change-me"
+    queue_prefix: str = "mdm"
+    max_batch_records: int = 5000
+    max_content_length: int = 32 * 1024 * 1024
+    resolve_chunk_size: int = 100
+    job_max_attempts: int = 3
+    sweep_after_seconds: int = 60
+    sweep_interval_seconds: int = 30
+    rules_dir: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("MDM_DATABASE_URL") or _default_database_url(),
+            "redis_url": env.get("MDM_REDIS_URL") or None,
+            "secret_key": env.get("MDM_SECRET_KEY") or "dev-only-change-me",
+            "queue_prefix": env.get("MDM_QUEUE_PREFIX") or "mdm",
+            "max_batch_records": _int("MDM_MAX_BATCH_RECORDS", 5000),
+            "max_content_length": _int("MDM_MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
+            "resolve_chunk_size": _int("MDM_RESOLVE_CHUNK_SIZE", 100),
+            "job_max_attempts": _int("MDM_JOB_MAX_ATTEMPTS", 3),
+            "sweep_after_seconds": _int("MDM_SWEEP_AFTER_SECONDS", 60),
+            "sweep_interval_seconds": _int("MDM_SWEEP_INTERVAL_SECONDS", 30),
+            "rules_dir": env.get("MDM_RULES_DIR") or None,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def jobs_inline(self) -> bool:
+        """Without Redis the same job functions run in the web process, after commit."""
+        return not self.redis_url

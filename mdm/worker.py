@@ -1,0 +1,86 @@
+"""``mdm worker``: one real RQ worker on one queue, with the scheduler, plus the sweep.
+
+The sweep runs in a child *process*, not a thread: RQ forks a work-horse per job, and
+forking a process in which another thread holds a lock (logging, a connection pool) can
+deadlock the child. The child asks the kernel to kill it when the worker dies
+(``PR_SET_PDEATHSIG``), so a SIGKILLed worker leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from mdm.queueing import redis_queue_name
+from mdm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _preload() -> None:
+    """Import and warm the pure libraries once in the parent, so every forked work-horse
+    starts with them in (copy-on-write shared) memory instead of loading them per job."""
+    from matching import MatchEngine
+    from survivorship import load_rules
+
+    for domain in ("customer", "product"):
+        engine = MatchEngine(domain)
+        engine.prepare({"name": "Warm Up Inc", "address": {"line1": "1 Main St", "city": "Springfield"}})
+    for domain in ("customer", "product", "price"):
+        load_rules(domain)
+
+
+def run_worker(settings: Settings, queue_name: str, *, burst: bool = False, sweep: bool = True, name: str | None = None) -> None:
+    from redis import Redis
+    from rq import Queue, Worker
+    from rq.serializers import JSONSerializer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redis = Redis.from_url(settings.redis_url or "")
+    queue = Queue(redis_queue_name(settings, queue_name), connection=redis, serializer=JSONSerializer)
+    _preload()
+    sweeper = _start_sweeper() if sweep and queue_name == "resolve" and not burst else None
+    try:
+        worker = Worker([queue], connection=redis, serializer=JSONSerializer, name=name)
+        # with_scheduler: RQ moves retried and scheduled jobs back to the queue only when a
+        # scheduler runs; without it a job retried "in 30 s" would never run again
+        worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+    finally:
+        if sweeper is not None and sweeper.poll() is None:
+            sweeper.terminate()
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the sweep loop also exits when its parent changes
+        pass
+
+
+def _start_sweeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mdm.cli", "sweep", "--loop"],
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - runs before exec, no threads yet
+        env=os.environ.copy(),
+    )
+
+
+def sweep_forever(settings: Settings) -> None:
+    from mdm.services.sweep import sweep_lost_records
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s sweep: %(message)s")
+    parent = os.getppid()
+    while os.getppid() == parent:
+        try:
+            result = sweep_lost_records(settings)
+            if result.get("requeued"):
+                log.warning("sweep: %s", result)
+        except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
+            log.exception("sweep failed")
+        time.sleep(settings.sweep_interval_seconds)
