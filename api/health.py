@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from mdm import runtime
 from mdm.db import get_engine
-from mdm.migrate import head_revision, current_revision
+from mdm.migrate import current_revision, head_revision
 
 bp = Blueprint("health", __name__)
 

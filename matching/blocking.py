@@ -76,7 +76,7 @@ def customer_keys(p: PreparedRecord) -> list[str | None]:
             make_key("p_names", *sorted([sf or "", sl or ""])) if sf and sl else None,
             make_key("p_ln_by", sl, year),
             make_key("p_fn_by", sf, year),
-            make_key("p_dob", dob, (first or "")[:1] or (last or "")[:1]),
+            make_key("p_dob", dob),
             make_key("p_ln_pc", sl, postal),
             make_key("p_fn_pc", sf, postal),
             make_key("p_ln_city", sl, city),

@@ -12,8 +12,8 @@ from __future__ import annotations
 from .comparisons import (
     AllLevel,
     AnyLevel,
-    CrossLevel,
     Comparison,
+    CrossLevel,
     DateCloseLevel,
     DistanceLevel,
     ElseLevel,
@@ -25,6 +25,7 @@ from .comparisons import (
     SimilarityLevel,
     SuffixLevel,
 )
+from .guards import Guard
 from .model import MatchModel
 
 
@@ -60,16 +61,16 @@ def customer_comparisons() -> list[Comparison]:
             "first_name",
             [
                 _null("first_name"),
-                ExactLevel(label="exact", col="first_name", m=0.86, u=0.01, tf_column="first_name"),
+                ExactLevel(label="exact", col="first_name", m=0.80, u=0.01, tf_column="first_name"),
                 SimilarityLevel(label="close", col="first_name", metric="jaro_winkler", threshold=0.92,
-                                m=0.07, u=0.004),
+                                m=0.07, u=0.004),  # typo
                 SimilarityLevel(label="swapped", col="first_name", other="last_name", metric="jaro_winkler",
-                                threshold=0.88, m=0.03, u=5e-5),
+                                threshold=0.88, m=0.02, u=1e-3),
                 NicknameLevel(label="nickname", col="first_name", m=0.02, u=0.002),
-                PrefixLevel(label="initial", col="first_name", m=0.01, u=0.02),
+                PrefixLevel(label="initial", col="first_name", m=0.02, u=0.02),
                 SimilarityLevel(label="far", col="first_name", metric="jaro_winkler", threshold=0.80,
                                 m=0.02, u=0.03),
-                _else(0.02, 0.934),
+                _else(0.05, 0.934),
             ],
             display=["first_name"],
         ),
@@ -77,17 +78,17 @@ def customer_comparisons() -> list[Comparison]:
             "last_name",
             [
                 _null("last_name"),
-                ExactLevel(label="exact", col="last_name", m=0.86, u=0.002, tf_column="last_name"),
+                ExactLevel(label="exact", col="last_name", m=0.82, u=0.002, tf_column="last_name"),
                 SimilarityLevel(label="close", col="last_name", metric="jaro_winkler", threshold=0.92,
-                                m=0.08, u=0.002),
+                                m=0.07, u=0.002),
                 SimilarityLevel(label="swapped", col="last_name", other="first_name", metric="jaro_winkler",
-                                threshold=0.88, m=0.03, u=5e-5),
+                                threshold=0.88, m=0.02, u=1e-3),
                 AnyLevel(label="cross", levels=[CrossLevel(col="last_name", other="first_name"),
                                                 CrossLevel(col="first_name", other="last_name")],
-                         m=0.02, u=5e-4),
+                         m=0.01, u=5e-4),
                 SimilarityLevel(label="far", col="last_name", metric="jaro_winkler", threshold=0.80,
                                 m=0.03, u=0.02),
-                _else(0.03, 0.976),
+                _else(0.05, 0.976),
             ],
             display=["last_name"],
         ),
@@ -96,10 +97,10 @@ def customer_comparisons() -> list[Comparison]:
             [
                 _null("birth_date"),
                 ExactLevel(label="exact", col="birth_date", m=0.88, u=5e-5),
-                DateCloseLevel(label="close", col="birth_date", m=0.08, u=2e-3),
+                DateCloseLevel(label="close", col="birth_date", m=0.05, u=5e-3),
                 DistanceLevel(label="far", col="birth_date", metric="damerau_levenshtein", max_distance=2,
                               m=0.02, u=0.03),
-                _else(0.02, 0.968),
+                _else(0.05, 0.965),
             ],
             description="exact; swapped day/month, one component or one typo; two typos; else",
         ),
@@ -107,9 +108,9 @@ def customer_comparisons() -> list[Comparison]:
             "national_id",
             [
                 _null("national_id"),
-                ExactLevel(label="exact", col="national_id", m=0.88, u=1e-6),
-                DistanceLevel(label="close", col="national_id", max_distance=1, m=0.08, u=1e-4),
-                _else(0.04, 0.9999),
+                ExactLevel(label="exact", col="national_id", m=0.9, u=1e-6),
+                DistanceLevel(label="close", col="national_id", max_distance=1, m=0.05, u=1e-4),
+                _else(0.05, 0.9999),
             ],
         ),
         Comparison(
@@ -260,12 +261,48 @@ def product_comparisons() -> list[Comparison]:
     ]
 
 
+def customer_guards() -> list[Guard]:
+    """Patterns where summing independent evidence would link different parties."""
+    return [
+        Guard("kind_differs", 0.3, when={"kind": ["else"]},
+              reason="an organization and a person are not linked automatically"),
+        Guard("org_name_differs", 0.3, when={"name": ["else"]}, unless={"tax_id": ["exact"]},
+              reason="organizations whose names do not resemble each other (same building, shared "
+                     "switchboard) are different parties unless the tax id agrees"),
+        Guard("org_not_located", 0.5, when={"name": ["exact", "close", "token_set", "far"]},
+              unless={"address": ["same_premise"], "phone": ["exact", "close"], "tax_id": ["exact", "close"]},
+              reason="name, web site and e-mail are shared by a chain's branches: an organization is "
+                     "linked automatically only when an address, phone or tax id agrees too"),
+        Guard("person_not_identified", 0.5, when={"last_name": ["exact", "close", "swapped", "cross", "far"]},
+              unless={"birth_date": ["exact", "close"], "national_id": ["exact", "close"],
+                      "email": ["exact"], "phone": ["exact"], "address": ["same_premise", "same_street"],
+                      "tax_id": ["exact"]},
+              reason="two people with similar names are linked automatically only when a birth date, id, "
+                     "contact or street address agrees too"),
+    ]
+
+
+def product_guards() -> list[Guard]:
+    """Variants (size, colour, pack) share names and brands but never a GTIN."""
+    return [
+        Guard("gtin_differs", 0.3, when={"gtin": ["else"]},
+              reason="different GTINs are different trade items (variants, pack sizes)"),
+        Guard("part_number_differs", 0.3, when={"part_number": ["else", "exact_other_brand"]},
+              unless={"gtin": ["exact"]},
+              reason="different manufacturer part numbers are different products unless the GTIN agrees"),
+        Guard("product_not_identified", 0.5, when={"name": ["exact", "close", "similar", "far"]},
+              unless={"gtin": ["exact"], "sku": ["exact"],
+                      "part_number": ["exact_same_brand", "exact_brand_unknown", "close_same_brand"]},
+              reason="a product is linked automatically only when a code (GTIN, SKU, part number) agrees"),
+    ]
+
+
 def default_model(domain: str) -> MatchModel:
     """The model the hub uses before `mdm model train` has run."""
     if domain == "customer":
         return MatchModel(domain="customer", version="default-customer-1", comparisons=customer_comparisons(),
-                          prior=1e-5, thresholds={"upper": 0.95, "lower": 0.5})
+                          prior=1e-4, thresholds={"upper": 0.95, "lower": 0.5}, guards=customer_guards())
     if domain == "product":
         return MatchModel(domain="product", version="default-product-1", comparisons=product_comparisons(),
-                          prior=1e-5, thresholds={"upper": 0.95, "lower": 0.5})
+                          prior=1e-4, thresholds={"upper": 0.95, "lower": 0.5}, guards=product_guards())
     raise ValueError(f"unknown matching domain {domain!r} (expected 'customer' or 'product')")

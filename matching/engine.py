@@ -15,7 +15,12 @@ from .model import MatchModel
 from .prepare import NO_USABLE_FIELD, PREPARERS
 from .types import Candidate, Decision, FieldComparison, PairScore, PreparedRecord
 
-AGGREGATE = "mean_member_weight"
+AGGREGATE = "median_member_weight"
+
+
+def records_frame(records: Iterable[PreparedRecord]) -> pd.DataFrame:
+    """Prepared records as a DataFrame of their values (one row per record), for bulk scoring."""
+    return pd.DataFrame([r.values for r in records])
 
 
 def probability_from_weight(weight: float) -> float:
@@ -96,36 +101,62 @@ class MatchEngine:
                 w, label = 0.0, "null"
             weight += w
             rows.append(FieldComparison(comp.name, label, w, comp.shown(va), comp.shown(vb)))
-        return PairScore(weight, probability_from_weight(weight), rows, self.model.version)
+        applied: list[str] = []
+        if self.model.guards:
+            levels = {r.field: r.level for r in rows}
+            for guard in self.model.guards:
+                if guard.applies(levels):
+                    cap = weight_from_probability(guard.max_probability)
+                    if weight > cap:
+                        weight = cap
+                        applied.append(guard.name)
+        return PairScore(weight, probability_from_weight(weight), rows, self.model.version, applied)
+
+    def _arrays(self, df: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+        cols = sorted({c for comp in self.model.comparisons for c in comp.columns()})
+        out = {}
+        for c in cols:
+            if c in df.columns:
+                arr = df[c].to_numpy(dtype=object)
+                arr = np.where(pd.isna(arr), None, arr)
+            else:
+                arr = np.full(n, None, dtype=object)
+            out[c] = arr
+        return out
+
+    def level_matrix(self, left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
+        """Level index of every comparison for aligned pairs: shape (pairs, comparisons)."""
+        n = len(left)
+        if len(right) != n:
+            raise ValueError("left and right must have the same number of rows")
+        la, ra = self._arrays(left, n), self._arrays(right, n)
+        if not self.model.comparisons:
+            return np.zeros((n, 0), dtype=np.int16)
+        return np.column_stack([comp.level_indices(la, ra, n) for comp in self.model.comparisons])
+
+    def _label_mask(self, name: str, levels: Mapping[str, np.ndarray], labels: list[str], n: int) -> np.ndarray:
+        try:
+            comp = self.model.comparison(name)
+        except KeyError:
+            return np.zeros(n, dtype=bool)
+        wanted = [i for i, lv in enumerate(comp.levels) if lv.label in labels]
+        return np.isin(levels[name], wanted)
 
     def score_frame(self, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
         """Score aligned pairs (row i of `left` with row i of `right`) column-wise.
 
-        `left`/`right` hold prepared values (e.g. `pd.DataFrame([p.values for p in ...])`).
+        `left`/`right` hold prepared values (`records_frame(prepared_records)`).
         Returns one column of level indices per comparison, "weight" and
-        "probability".  No Python loop per pair for the common levels.
+        "probability" — the same numbers `score` gives pair by pair, without a
+        Python loop per pair for the common levels.
         """
         n = len(left)
-        if len(right) != n:
-            raise ValueError("left and right must have the same number of rows")
-        cols = sorted({c for comp in self.model.comparisons for c in comp.columns()})
-
-        def arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
-            out = {}
-            for c in cols:
-                if c in df.columns:
-                    arr = df[c].to_numpy(dtype=object)
-                    arr = np.where(pd.isna(arr), None, arr)
-                else:
-                    arr = np.full(n, None, dtype=object)
-                out[c] = arr
-            return out
-
-        la, ra = arrays(left), arrays(right)
+        levels = self.level_matrix(left, right)
+        la = self._arrays(left, n)
         result: dict[str, Any] = {}
         total = np.full(n, self.model.prior_weight, dtype=float)
-        for comp in self.model.comparisons:
-            idx = comp.level_indices(la, ra, n)
+        for ci, comp in enumerate(self.model.comparisons):
+            idx = levels[:, ci]
             result[comp.name] = idx
             weights = np.array([0.0 if lv.is_null else lv.log2_bayes_factor() for lv in comp.levels])
             w = weights[idx]
@@ -135,9 +166,15 @@ class MatchEngine:
                     hit = np.flatnonzero(idx == li)
                     if hit.size:
                         vals = la[lv.tf_column][hit]
-                        adj = np.array([math.log2(lv.u / max(table.get(str(x), lv.u), 1e-12)) for x in vals])
-                        w[hit] += adj
+                        w[hit] += np.array([math.log2(lv.u / max(table.get(str(x), lv.u), 1e-12)) for x in vals])
             total += w
+        for guard in self.model.guards:
+            hit = np.ones(n, dtype=bool)
+            for name, labels in guard.when.items():
+                hit &= self._label_mask(name, result, labels, n)
+            for name, labels in guard.unless.items():
+                hit &= ~self._label_mask(name, result, labels, n)
+            total = np.where(hit, np.minimum(total, weight_from_probability(guard.max_probability)), total)
         result["weight"] = total
         result["probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
         return pd.DataFrame(result, index=left.index)
@@ -164,7 +201,7 @@ class MatchEngine:
         if not scores:
             return -math.inf, {}
         weights = [s.weight for s in scores]
-        agg = float(np.mean(weights))
+        agg = float(np.median(weights))
         best = int(np.argmax(weights))
         explanation = {
             "model_version": self.model.version,
@@ -174,6 +211,7 @@ class MatchEngine:
             "members_compared": len(scores),
             "member_weights": [round(w, 4) for w in weights],
             "best_member": best,
+            "guards": scores[best].guards,
             "comparisons": [c.to_json() for c in scores[best].comparisons],
         }
         return agg, explanation
@@ -217,10 +255,44 @@ class MatchEngine:
             action = "review"
         else:
             action = "new"
-        if len(ranked) > 1 and ranked[1].probability >= thresholds["upper"]:
+        merge_with: list[Any] = []
+        if action == "link":
+            merge_with = self._merge_candidates(prepared, candidates, ranked)
+            if merge_with:
+                explanation_merge = [c.golden_id for c in ranked if c.golden_id in merge_with]
+                warnings.append(f"record bridges golden records {explanation_merge!r} into {best.golden_id!r}")
+        elif len(ranked) > 1 and ranked[1].probability >= thresholds["upper"]:
             warnings.append(f"several golden records above the link threshold: {ranked[0].golden_id!r}, "
                             f"{ranked[1].golden_id!r} (possible duplicate goldens)")
         explanation = {**base, **best.explanation, "action": action}
+        if merge_with:
+            explanation["merge_with"] = merge_with
         if action == "new":
             return Decision("new", None, best.probability, explanation, ranked, warnings)
-        return Decision(action, best.golden_id, best.probability, explanation, ranked, warnings)
+        return Decision(action, best.golden_id, best.probability, explanation, ranked, warnings, merge_with)
+
+    def cluster_weight(self, left: list[PreparedRecord], right: list[PreparedRecord], cap: int = 20) -> float:
+        """Mean pair weight between two clusters (at most `cap` members of each are compared).
+
+        The same "resemble the cluster as a whole" rule as `score_golden`, applied
+        to merging two golden records.
+        """
+        weights = [self.score(a, b).weight for a in left[:cap] for b in right[:cap]]
+        return float(np.median(weights)) if weights else -math.inf
+
+    def _merge_candidates(
+        self, prepared: PreparedRecord, candidates: Mapping[Any, list[PreparedRecord]], ranked: list[Candidate]
+    ) -> list[Any]:
+        """Goldens that also link to the record and form one cluster with the best golden plus the record."""
+        upper_w = weight_from_probability(self.model.thresholds["upper"])
+        best = ranked[0]
+        merged = [prepared, *list(candidates[best.golden_id])]
+        out = []
+        for c in ranked[1:]:
+            if c.weight < upper_w:
+                break
+            other = list(candidates[c.golden_id])
+            if self.cluster_weight(other, merged) >= upper_w:
+                out.append(c.golden_id)
+                merged.extend(other)
+        return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .comparisons import Comparison
+from .guards import Guard
 
 FORMAT = "mdm-matching-model/1"
 
@@ -39,6 +40,7 @@ class MatchModel:
     tf: dict[str, dict[str, float]] = field(default_factory=dict)
     max_block_size: int = 500
     max_members_compared: int = 50
+    guards: list[Guard] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,6 +67,7 @@ class MatchModel:
             "max_block_size": self.max_block_size,
             "max_members_compared": self.max_members_compared,
             "comparisons": [c.to_json() for c in self.comparisons],
+            "guards": [g.to_json() for g in self.guards],
             "tf": {k: dict(v) for k, v in self.tf.items()},
             "metadata": dict(self.metadata),
         }
@@ -86,5 +89,6 @@ class MatchModel:
             tf={k: {str(vk): float(vv) for vk, vv in v.items()} for k, v in d.get("tf", {}).items()},
             max_block_size=int(d.get("max_block_size", 500)),
             max_members_compared=int(d.get("max_members_compared", 50)),
+            guards=[Guard.from_json(g) for g in d.get("guards", [])],
             metadata=dict(d.get("metadata", {})),
         )

@@ -63,10 +63,12 @@ class PairScore:
     probability: float
     comparisons: list[FieldComparison]
     model_version: str = ""
+    guards: list[str] = field(default_factory=list)
+    """Names of the guards that capped this score (see matching.guards)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"weight": round(self.weight, 4), "probability": self.probability,
-                "model_version": self.model_version,
+                "model_version": self.model_version, "guards": list(self.guards),
                 "comparisons": [c.to_json() for c in self.comparisons]}
 
 
@@ -94,8 +96,12 @@ class Decision:
     explanation: dict[str, Any]
     ranked: list[Candidate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    merge_with: list[Any] = field(default_factory=list)
+    """Other golden ids that, together with this record, score as one cluster with `golden_id`
+    (this record bridges two goldens created before it arrived): the service should merge them
+    into `golden_id` (or queue the merge for review).  Empty unless action is "link"."""
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "golden_id": self.golden_id, "probability": self.probability,
                 "explanation": self.explanation, "ranked": [c.to_json() for c in self.ranked],
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "merge_with": list(self.merge_with)}

@@ -175,5 +175,10 @@ def load(file: Path, source: str, domain: str, batch_size: int, strict: bool) ->
         sys.exit(1)
 
 
+from mdm.cli_publish import publish  # noqa: E402 - subcommand groups are wired in after main exists
+
+main.add_command(publish)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -16,7 +16,6 @@ from sqlmodel import Session, create_engine
 
 from mdm.settings import Settings
 
-
 _ENGINES: dict[str, Engine] = {}
 
 

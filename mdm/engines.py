@@ -49,8 +49,8 @@ def survivorship_engine(domain: str, rules_dir: str | None = None) -> tuple[Surv
     """The rules engine for ``domain`` and a hash of its rules (recorded on every golden)."""
     key = (domain, rules_dir)
     if key not in _rules_cache:
-        path = f"{rules_dir}/{domain}.yaml" if rules_dir else None
-        rules = load_rules(domain, path=path) if path else load_rules(domain)
+        # a rules directory may override only some domains; the others use the shipped files
+        rules = load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
         _rules_cache[key] = (SurvivorshipEngine(rules), rules_fingerprint(rules))
     return _rules_cache[key]
 

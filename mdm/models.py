@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -261,6 +262,9 @@ class OutboxEvent(SQLModel, table=True):
     payload: dict = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
     correlation_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    #: writing transaction's id (PostgreSQL ``pg_current_xact_id()``, a server default; NULL on
+    #: SQLite): the change feed orders by (txid, id) and never skips a late commit
+    txid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, server_default=FetchedValue()))
 
 
 class MatchModelRow(SQLModel, table=True):

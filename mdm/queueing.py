@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Logical queue names; the Redis queue is ``<prefix>-<name>``.
 QUEUES = ("resolve", "publish", "maintenance")
-#: Delays before RQ retries a failed job (seconds). Needs the scheduler.
-RETRY_INTERVALS = [5, 30, 120, 600]
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ class RQQueue:
             func=func,
             args=list(args),
             job_id=job_id or f"{queue}-{uuid.uuid4()}",
-            retry=Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None,
+            retry=Retry(max=retries, interval=list(self.settings.retry_intervals[:retries])) if retries else None,
             timeout=600,
             result_ttl=300,
             failure_ttl=30 * 24 * 3600,  # failed jobs stay listable and re-queueable for a month

@@ -35,6 +35,11 @@ class Settings:
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 30
     rules_dir: str | None = None
+    #: seconds before RQ retries a failed job (needs the scheduler, see mdm.queueing)
+    retry_intervals: tuple[int, ...] = (5, 30, 120, 600)
+    #: how often a worker refreshes a running job's heartbeat; a started job silent for
+    #: twice this (plus slack) belongs to a dead worker and the sweep takes its records back
+    job_heartbeat_seconds: int = 30
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -51,6 +56,8 @@ class Settings:
             "sweep_after_seconds": _int("MDM_SWEEP_AFTER_SECONDS", 60),
             "sweep_interval_seconds": _int("MDM_SWEEP_INTERVAL_SECONDS", 30),
             "rules_dir": env.get("MDM_RULES_DIR") or None,
+            "job_heartbeat_seconds": _int("MDM_JOB_HEARTBEAT_SECONDS", 30),
+            "retry_intervals": tuple(int(x) for x in (env.get("MDM_RETRY_INTERVALS") or "5,30,120,600").split(",")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

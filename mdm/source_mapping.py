@@ -198,6 +198,11 @@ def salesforce_id18(value: Any) -> Any:
     return value + suffix
 
 
+def normalize_source_id(source_kind: str, source_id: str) -> str:
+    """One record, one id: Salesforce's 15- and 18-character ids are stored as 18."""
+    return salesforce_id18(source_id) if source_kind == "salesforce" else source_id
+
+
 def _decimal_string(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value

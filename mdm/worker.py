@@ -22,7 +22,7 @@ from mdm.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _preload() -> None:
+def _preload(rules_dir: str | None) -> None:
     """Import and warm the pure libraries once in the parent, so every forked work-horse
     starts with them in (copy-on-write shared) memory instead of loading them per job."""
     from matching import MatchEngine
@@ -32,7 +32,8 @@ def _preload() -> None:
         engine = MatchEngine(domain)
         engine.prepare({"name": "Warm Up Inc", "address": {"line1": "1 Main St", "city": "Springfield"}})
     for domain in ("customer", "product", "price"):
-        load_rules(domain)
+        # an invalid rules file stops the worker here, at start, never at merge time
+        load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
 
 
 def run_worker(settings: Settings, queue_name: str, *, burst: bool = False, sweep: bool = True, name: str | None = None) -> None:
@@ -43,10 +44,16 @@ def run_worker(settings: Settings, queue_name: str, *, burst: bool = False, swee
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis = Redis.from_url(settings.redis_url or "")
     queue = Queue(redis_queue_name(settings, queue_name), connection=redis, serializer=JSONSerializer)
-    _preload()
-    sweeper = _start_sweeper() if sweep and queue_name == "resolve" and not burst else None
+    _preload(settings.rules_dir)
+    sweeper = _start_sweeper(queue_name) if sweep and queue_name in ("resolve", "publish") and not burst else None
     try:
-        worker = Worker([queue], connection=redis, serializer=JSONSerializer, name=name)
+        worker = Worker(
+            [queue],
+            connection=redis,
+            serializer=JSONSerializer,
+            name=name,
+            job_monitoring_interval=settings.job_heartbeat_seconds,
+        )
         # with_scheduler: RQ moves retried and scheduled jobs back to the queue only when a
         # scheduler runs; without it a job retried "in 30 s" would never run again
         worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
@@ -63,9 +70,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _start_sweeper() -> subprocess.Popen[bytes]:
+def _start_sweeper(queue_name: str = "resolve") -> subprocess.Popen[bytes]:
+    command = ["sweep", "--loop"] if queue_name == "resolve" else ["publish", "sweep", "--loop"]
     return subprocess.Popen(
-        [sys.executable, "-m", "mdm.cli", "sweep", "--loop"],
+        [sys.executable, "-m", "mdm.cli", *command],
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - runs before exec, no threads yet
         env=os.environ.copy(),
     )

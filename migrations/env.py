@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
 
 import mdm.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from mdm.settings import Settings
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

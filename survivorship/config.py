@@ -400,24 +400,23 @@ def _find_in_dir(directory: Path, domain: str) -> Path | None:
 def resolve_rules_path(domain: str, path: str | os.PathLike[str] | None = None) -> Path:
     """Which file ``load_rules`` reads: explicit path, else ``MDM_RULES_DIR``, else the packaged file.
 
-    A directory in ``MDM_RULES_DIR`` may override only some domains; the others
-    fall back to the packaged defaults. A ``MDM_RULES_DIR`` that is not a
-    directory is an error (a typo there must not silently mean "defaults").
+    An explicit file path is used as is. A rules directory (explicit ``path`` or
+    ``MDM_RULES_DIR``) may override only some domains; the others fall back to the
+    packaged defaults. An explicit file that does not exist, or a rules directory
+    that is not a directory, is an error (a typo must not silently mean "defaults").
     """
+    directory: str | None = None
     if path is not None:
         given = Path(path)
-        if given.is_dir():
-            found = _find_in_dir(given, domain)
-            if found is None:
-                raise RulesError(str(given), None, f"no rules file for domain {domain!r} in this directory")
-            return found
-        return given
-    env_dir = os.environ.get(RULES_DIR_ENV)
-    if env_dir:
-        directory = Path(env_dir)
-        if not directory.is_dir():
-            raise RulesError(env_dir, None, f"{RULES_DIR_ENV} is not a directory")
-        found = _find_in_dir(directory, domain)
+        if not given.is_dir():
+            return given
+        directory = str(given)
+    else:
+        directory = os.environ.get(RULES_DIR_ENV) or None
+        if directory is not None and not Path(directory).is_dir():
+            raise RulesError(directory, None, f"{RULES_DIR_ENV} is not a directory")
+    if directory is not None:
+        found = _find_in_dir(Path(directory), domain)
         if found is not None:
             return found
     found = _find_in_dir(PACKAGED_RULES_DIR, domain)

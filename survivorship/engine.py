@@ -42,7 +42,7 @@ class SurvivorshipEngine:
 
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
-        self._chains: dict[str, list[Rule]] = {}
+        self._chains: dict[tuple[bool, str], list[Rule]] = {}
 
     def build(
         self, members: Iterable[Member], overrides: Mapping[str, Override | Any] | None = None
@@ -62,6 +62,10 @@ class SurvivorshipEngine:
                         f"field {name!r} sent by a source is ignored: it is the union list of "
                         f"{name[: -len(UNION_SUFFIX)]!r}"
                     )
+                if name in pinned:
+                    warnings.append(
+                        f"override of {name!r} is ignored: pin {name[: -len(UNION_SUFFIX)]!r} instead"
+                    )
                 continue
             spec = self.rules.field_rules(name)
             for out_name, entry in self._survive(spec, members, pinned.get(name)):
@@ -78,7 +82,7 @@ class SurvivorshipEngine:
     # ------------------------------------------------------------------ per field
 
     def _chain(self, spec: FieldRules) -> list[Rule]:
-        key = spec.name if spec.declared else "*"
+        key = (spec.declared, spec.name if spec.declared else "")  # undeclared fields share the default
         chain = self._chains.get(key)
         if chain is None:
             chain = [RULE_TYPES[r.name](r.params, spec.type) for r in spec.rules if r.name != "union"]
@@ -89,6 +93,12 @@ class SurvivorshipEngine:
         self, spec: FieldRules, members: list[Member], override: Override | None
     ) -> list[tuple[str, LineageEntry]]:
         candidates, ineligible = _collect(spec, members)
+        primary: Candidate | None = None
+        if candidates:
+            primary, rule = choose(candidates, self._chain(spec))
+            entry = _entry_for(primary, rule, ineligible)
+        else:
+            entry = LineageEntry(value=None, rule=NO_VALUE, ineligible=ineligible)
         if override is not None:
             entry = LineageEntry(
                 value=override.value,
@@ -97,14 +107,9 @@ class SurvivorshipEngine:
                 ineligible=ineligible,
                 pinned_by=override.pinned_by,
                 pinned_at=override.pinned_at,
+                shadowed=entry,
             )
-            primary: Candidate | None = None
-        elif candidates:
-            primary, rule = choose(candidates, self._chain(spec))
-            entry = _entry_for(primary, rule, ineligible)
-        else:
             primary = None
-            entry = LineageEntry(value=None, rule=NO_VALUE, ineligible=ineligible)
         out = [(spec.name, entry)]
         if spec.union:
             out.append((spec.name + UNION_SUFFIX, _union_entry(candidates, primary, entry)))
@@ -148,7 +153,12 @@ def _collect(spec: FieldRules, members: list[Member]) -> tuple[list[Candidate], 
         ineligible.append(Ineligible(m.record_id, m.source, m.source_id, value, reason, m.updated_at, detail))
     ineligible.sort(
         key=lambda i: (
-            i.source, str(i.source_id), str(i.record_id), value_key(i.value), i.reason, str(i.updated_at)
+            i.source,
+            str(i.source_id),
+            str(i.record_id),
+            value_key(i.value),
+            i.reason,
+            str(i.updated_at),
         )
     )
     return candidates, tuple(ineligible)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ def jsonable(value: Any) -> Any:
     """Convert a value to plain JSON types (datetimes/dates as ISO, Decimals as strings)."""
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
+    if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -147,6 +148,8 @@ class LineageEntry:
     member was eligible (``rule == "no_eligible_value"``, value ``None``).
     ``ineligible`` lists member values that could not compete (not the owning
     source, empty). ``contributors`` is filled for union (``<field>_all``) entries.
+    ``shadowed`` (override entries only) is what the rules would choose without
+    the pin, so a steward can see what unpinning would give.
     """
 
     value: Any
@@ -159,6 +162,7 @@ class LineageEntry:
     pinned_by: str | None = None
     pinned_at: dt.datetime | None = None
     contributors: tuple[Contributor, ...] = ()
+    shadowed: LineageEntry | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -175,6 +179,8 @@ class LineageEntry:
             doc["pinned_at"] = jsonable(self.pinned_at)
         if self.contributors:
             doc["contributors"] = [c.to_json() for c in self.contributors]
+        if self.shadowed is not None:
+            doc["shadowed"] = self.shadowed.to_json()
         return doc
 
 

@@ -29,7 +29,9 @@ from mdm.services.apikeys import create_key
 from mdm.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("MDM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("MDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: each pytest-xdist worker gets its own Redis database, so flushing one never hurts another
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+REDIS_URL = os.environ.get("MDM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - int(_XDIST[2:] or 0) % 8}")
 SERVICES_HINT = "start them with scripts/services.sh (see README, 'Running the tests')"
 #: Tables emptied between PostgreSQL tests (everything but the seeded source systems).
 DATA_TABLES = [
@@ -174,6 +176,8 @@ def pg_settings(pg_url: str, redis_url: str) -> Settings:
         sweep_after_seconds=2,
         sweep_interval_seconds=1,
         resolve_chunk_size=50,
+        retry_intervals=(1, 1),
+        job_heartbeat_seconds=2,
     )
 
 
@@ -187,8 +191,13 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "MDM_SWEEP_AFTER_SECONDS": str(settings.sweep_after_seconds),
             "MDM_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
             "MDM_RESOLVE_CHUNK_SIZE": str(settings.resolve_chunk_size),
+            "MDM_RETRY_INTERVALS": ",".join(str(i) for i in settings.retry_intervals),
+            "MDM_JOB_MAX_ATTEMPTS": str(settings.job_max_attempts),
+            "MDM_JOB_HEARTBEAT_SECONDS": str(settings.job_heartbeat_seconds),
         }
     )
+    if settings.rules_dir:
+        env["MDM_RULES_DIR"] = settings.rules_dir
     return env
 
 
@@ -213,7 +222,9 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def resolve_worker(pg_settings: Settings) -> Iterator[WorkerProcess]:
-    worker = WorkerProcess(pg_settings)
+    # no sweep here: tests with their own queue prefix share this database, and this worker's
+    # sweep would take their records (their jobs live in another Redis database)
+    worker = WorkerProcess(pg_settings, sweep=False)
     yield worker
     worker.kill(15)
 

@@ -229,6 +229,23 @@ def _street_from_tokens(line: str) -> tuple[str | None, str | None, str | None]:
     return house, street, unit
 
 
+def _has_suffix(text: str | None) -> bool:
+    return bool(text) and text.rsplit(" ", 1)[-1] in STREET_SUFFIXES and " " in text
+
+
+def _swap_street_and_building(out: NormalizedAddress) -> None:
+    """line1 holds a building name and line2 the street: swap them back.
+
+    CRM forms put "Acme Tower" in line 1 and "Main Street" in line 2 about as
+    often as the other way round; components compare only when they are in the
+    same slot.
+    """
+    if out.building and not _has_suffix(out.street) and _has_suffix(out.building):
+        words = out.building.split(" ")
+        words[-1] = STREET_SUFFIXES[words[-1]]
+        out.street, out.building = " ".join(words), out.street
+
+
 def normalize_address(value: Any, country_hint: str | None = None) -> NormalizedAddress:
     """Components of a canonical address dict ({line1, line2, city, region, postal_code, country}).
 
@@ -279,6 +296,7 @@ def normalize_address(value: Any, country_hint: str | None = None) -> Normalized
             if unit2 and not out.unit:
                 out.unit = unit2
         del rest
+    _swap_street_and_building(out)
     if out.street and is_placeholder(out.street):
         out.street = None
     return out

@@ -90,13 +90,13 @@ def normalize_org_name(value: Any) -> Cleaned:
     raw = to_text(value, max_chars=300)
     if raw.text is None:
         return raw
+    if is_placeholder(fold(raw.text)) or is_placeholder(" ".join(_tokens(raw.text))):
+        return Cleaned(None, "placeholder name")
     words, _legal = strip_legal_form(_tokens(raw.text))
     words = [ABBREVIATIONS.get(w, w) for w in words]
     name = " ".join(words)
     if not name:
         return Cleaned(None, raw.flag or "no letters or digits in name")
-    if is_placeholder(name):
-        return Cleaned(None, "placeholder name")
     return Cleaned(name, raw.flag)
 
 

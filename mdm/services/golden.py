@@ -16,6 +16,7 @@ from sqlmodel import select
 from mdm.db import UnitOfWork
 from mdm.engines import survivorship_engine
 from mdm.models import GoldenOverride, GoldenRecord, GoldenVersion, OutboxEvent, SourceRecord, utcnow
+from mdm.publishing.trigger import after_outbox_write
 from survivorship import Member, Override
 
 
@@ -158,6 +159,7 @@ def recompute(
             created_at=golden.updated_at,
         )
     )
+    after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
     uow.session.flush()
     return Recomputed(golden.id, True, golden.version, kind)
 

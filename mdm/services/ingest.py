@@ -22,7 +22,8 @@ from mdm.canonical import validate_fields
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
 from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, utcnow
-from mdm.source_mapping import DOMAINS, apply_mapping, select_mapping
+from mdm.publishing.loop import is_publisher_echo
+from mdm.source_mapping import DOMAINS, apply_mapping, normalize_source_id, select_mapping
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ def canonicalize(system: SourceSystem, domain: str, change: Change) -> tuple[str
     return mapping.object, validate_fields(domain, apply_mapping(mapping, change.fields))
 
 
+def _with_normal_id(system: SourceSystem, change: Change) -> Change:
+    normal = normalize_source_id(system.kind, change.source_id)
+    if normal == change.source_id:
+        return change
+    return Change(normal, change.fields, change.updated_at, change.deleted, change.object)
+
+
 def _load(uow: UnitOfWork, source: str, domain: str, source_ids: Sequence[str]) -> dict[str, SourceRecord]:
     rows = uow.session.exec(
         select(SourceRecord)
@@ -105,6 +113,8 @@ def _apply(
     digest = content_hash(object_type, fields, change.deleted)
     now = utcnow()
     if existing is not None:
+        if is_publisher_echo(change.fields):  # loop prevention: the hub's own write to Salesforce
+            return Accepted(existing.id or 0, "echo", False)
         if updated_at < as_utc(existing.source_updated_at):
             return Accepted(existing.id or 0, "stale", False)
         if digest == existing.content_hash:
@@ -146,6 +156,7 @@ def accept_change(uow: UnitOfWork, source: str, domain: str, change: Change) -> 
     """Store one change (``PUT …/records/{id}``). The caller commits, then enqueues."""
     check_domain(domain)
     system = get_source(uow, source)
+    change = _with_normal_id(system, change)
     object_type, fields = canonicalize(system, domain, change)
     for attempt in range(2):
         existing = _load(uow, source, domain, [change.source_id]).get(change.source_id)
@@ -176,6 +187,7 @@ def accept_batch(
     """
     check_domain(domain)
     system = get_source(uow, source)
+    changes = [_with_normal_id(system, c) for c in changes]
     seen: dict[str, int] = {}
     errors: dict[str, Any] = {}
     prepared: list[tuple[Change, str, dict[str, Any]]] = []

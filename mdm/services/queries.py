@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select as sa_select
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
 from mdm.errors import NotFound
-from mdm.models import Batch, BatchItem, GoldenRecord, ReviewItem, SourceRecord
+from mdm.models import Batch, BatchItem, GoldenRecord, ReviewItem, SourceRecord, SourceSystem
 from mdm.services.golden import members_of
 from mdm.services.ingest import check_domain
+from mdm.source_mapping import normalize_source_id
 
 
 def _iso(value: Any) -> str | None:
@@ -56,6 +58,10 @@ def record_json(record: SourceRecord, *, full: bool = True) -> dict[str, Any]:
 
 def get_record(uow: UnitOfWork, source: str, domain: str, source_id: str) -> dict[str, Any]:
     check_domain(domain)
+    system = uow.session.get(SourceSystem, source)
+    if system is None:
+        raise NotFound(f"unknown source system {source!r}", details={"source": source}, code="unknown_source")
+    source_id = normalize_source_id(system.kind, source_id)
     record = uow.session.exec(
         select(SourceRecord).where(
             SourceRecord.source == source, SourceRecord.domain == domain, SourceRecord.source_id == source_id

@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select as sa_select, text, union_all, update
+from sqlalchemy import delete, func, literal, text, union_all, update
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 #: A blocking key shared by more live records than this is skipped and reported: comparing
 #: a record with thousands of others is slow and says nothing (think "email:info@").
-MAX_BLOCK_SIZE = 500
+MAX_BLOCK_SIZE = 200
 #: Members of one candidate golden compared at most (the newest ones).
 MAX_MEMBERS_PER_GOLDEN = 50
 
@@ -92,7 +93,7 @@ def _oversized_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> set[str]:
     return {row.key for row in rows if row.n > MAX_BLOCK_SIZE}
 
 
-def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) -> dict[str, list[SourceRecord]]:
+def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Members of every golden that shares a usable blocking key with ``record`` (index probes only)."""
     if not keys:
         return {}
@@ -112,9 +113,10 @@ def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) ->
     ]
     if not golden_ids:
         return {}
-    members: dict[str, list[SourceRecord]] = {}
-    rows = uow.session.exec(
-        select(SourceRecord)
+    members: dict[str, list[dict[str, Any]]] = {}
+    # only the columns matching needs: decoding every member's raw payload costs more than scoring it
+    rows = uow.session.execute(
+        sa_select(SourceRecord.golden_id, SourceRecord.prepared)
         .where(
             SourceRecord.golden_id.in_(golden_ids),  # type: ignore[union-attr]
             SourceRecord.id != record.id,
@@ -123,10 +125,10 @@ def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) ->
         )
         .order_by(SourceRecord.golden_id, SourceRecord.id.desc())  # type: ignore[union-attr]
     ).all()
-    for row in rows:
-        bucket = members.setdefault(row.golden_id or "", [])
+    for golden_id, prepared in rows:
+        bucket = members.setdefault(golden_id or "", [])
         if len(bucket) < MAX_MEMBERS_PER_GOLDEN:
-            bucket.append(row)
+            bucket.append(prepared)
     return members
 
 
@@ -172,8 +174,10 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
     if record.deleted:
         return _detach_deleted(uow, record, cause, correlation_id)
 
+    if record.domain == "price":
+        return _resolve_price(uow, record, cause, correlation_id)
     engine = match_engine(uow.session, record.domain)
-    prepared = engine.prepare(_matching_fields(uow, record))
+    prepared = engine.prepare(record.fields)
     keys = sorted(set(engine.blocking_keys(prepared)))
     lock_keys(uow, record.domain, keys)
     oversized = _oversized_keys(uow, record.domain, keys)
@@ -183,7 +187,7 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
 
     decision = engine.decide(
         prepared,
-        {gid: [PreparedRecord.from_json(m.prepared or {}) for m in ms] for gid, ms in candidates.items()},
+        {gid: [PreparedRecord.from_json(m or {}) for m in ms] for gid, ms in candidates.items()},
         excluded=excluded_goldens(uow, record),
     )
     warnings = list(prepared.warnings) + list(decision.warnings)
@@ -251,19 +255,52 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
     return ResolveOutcome(record.id or 0, action, target, changed)
 
 
-def _matching_fields(uow: UnitOfWork, record: SourceRecord) -> dict[str, Any]:
-    """Prices are keyed on the product's golden id, found through the cross-reference."""
-    if record.domain != "price":
-        return record.fields
+def _product_golden_id(uow: UnitOfWork, record: SourceRecord) -> str | None:
+    """A price names the product by the *source's* id; the cross-reference gives its golden."""
     product_ref = str(record.fields.get("product") or "")
-    golden_id = uow.session.exec(
+    return uow.session.exec(
         select(SourceRecord.golden_id).where(
             SourceRecord.source == record.source,
             SourceRecord.domain == "product",
             SourceRecord.source_id == product_ref,
         )
     ).first()
-    return {**record.fields, "product_golden_id": golden_id or f"unresolved:{record.source}:{product_ref}"}
+
+
+def _resolve_price(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:
+    """Prices are keyed, not fuzzy: (price list, product golden, currency, min quantity, valid from).
+
+    A price whose product is not resolved yet is keyed on the source's product id and
+    flagged; it is re-keyed when the price changes or ``mdm rematch`` runs.
+    """
+    from matching.prices import price_key
+
+    product_golden = _product_golden_id(uow, record)
+    warnings = [] if product_golden else [f"product {record.fields.get('product')!r} is not known yet from {record.source!r}"]
+    key = "price:" + "|".join(str(part) for part in price_key(record.fields, product_golden or f"unresolved:{record.source}:{record.fields.get('product')}"))
+    key = key[:200]
+    lock_keys(uow, record.domain, [key])
+    others = candidate_members(uow, record, [key])
+    current = record.golden_id
+    target = next(iter(sorted(others)), None) or current
+    touched = {g for g in (current, target) if g}
+    locked = golden_service.lock_goldens(uow, touched)
+    if target is None or target not in locked:
+        golden = golden_service.new_golden(uow, record.domain)
+        locked[golden.id] = golden
+        target = golden.id
+    record.prepared = {"values": {"price_key": key, "product_golden_id": product_golden}, "flags": {}, "warnings": warnings}
+    record.golden_id = target
+    record.match_status = "linked" if others else "new"
+    record.match_probability = 1.0 if others else None
+    record.match_explanation = {"action": "link" if others else "new", "keyed_on": key, "warnings": warnings, "decided_at": utcnow().isoformat()}
+    record.model_version = "price-key-1"
+    record.warnings = warnings or None
+    _mark_resolved(uow, record)
+    replace_keys(uow, record, [key])
+    uow.session.flush()
+    changed = [g for g in sorted(touched | {target}) if golden_service.recompute(uow, locked[g], cause, correlation_id=correlation_id).changed]
+    return ResolveOutcome(record.id or 0, "link" if others else "new", target, changed)
 
 
 def _candidate_json(candidate: Any) -> dict[str, Any]:
@@ -324,9 +361,8 @@ def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any]
     uow.session.execute(delete(MatchKey).where(MatchKey.source_record_id == record.id))
     uow.session.flush()
     changed = []
-    if old and old in locked:
-        if golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
-            changed.append(old)
+    if old and old in locked and golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
+        changed.append(old)
     return ResolveOutcome(record.id or 0, "deleted", None, changed)
 
 

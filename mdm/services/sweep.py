@@ -10,8 +10,9 @@ long but healthy backlog is not enqueued twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import select
 
@@ -22,7 +23,7 @@ from mdm.settings import Settings
 log = logging.getLogger(__name__)
 
 #: Job states in which the job will still run by itself.
-LIVE_STATES = {"queued", "started", "scheduled", "deferred"}
+LIVE_STATES = {"created", "queued", "started", "scheduled", "deferred", "rate_limited"}
 SWEEP_LOCK_SECONDS = 120
 SWEEP_LIMIT = 50_000
 
@@ -51,9 +52,23 @@ def _live_jobs(settings: Settings, job_ids: set[str]) -> set[str]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for job_id, job in zip(chunk, Job.fetch_many(chunk, connection=redis, serializer=JSONSerializer), strict=True):
-            if job is not None and str(job.get_status(refresh=False) or "") in LIVE_STATES:
+            status = job.get_status(refresh=False) if job is not None else None
+            # JobStatus is a (str, Enum): str() of it is "JobStatus.QUEUED", its value is "queued"
+            state = getattr(status, "value", status)
+            if state == "started" and _heartbeat_lost(settings, job):
+                continue  # its worker died (SIGKILL, OOM): RQ notices only minutes later
+            if state in LIVE_STATES:
                 live.add(job_id)
     return live
+
+
+def _heartbeat_lost(settings: Settings, job: object) -> bool:
+    beat = getattr(job, "last_heartbeat", None) or getattr(job, "started_at", None)
+    if beat is None:
+        return False
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return utcnow() - beat > timedelta(seconds=2 * settings.job_heartbeat_seconds + 10)
 
 
 def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = None) -> dict[str, int]:
@@ -81,7 +96,6 @@ def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = N
         return {"stale": len(stale), "requeued": len(lost)}
     finally:
         if lock is not None:
-            try:
+            # the lock may have expired by itself; nothing to undo then
+            with contextlib.suppress(Exception):
                 lock.release()
-            except Exception:  # noqa: BLE001 - the lock expired by itself; nothing to undo
-                pass

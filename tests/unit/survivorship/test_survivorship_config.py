@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,23 +41,58 @@ class TestPackagedRules:
 
     def test_customer_declares_every_canonical_field(self):
         expected = {
-            "kind", "name", "first_name", "last_name", "birth_date", "tax_id", "national_id", "email",
-            "phone", "website", "address", "account_number", "payment_terms", "credit_limit",
-            "credit_hold", "tax_registration", "currency",
+            "kind",
+            "name",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "tax_id",
+            "national_id",
+            "email",
+            "phone",
+            "website",
+            "address",
+            "account_number",
+            "payment_terms",
+            "credit_limit",
+            "credit_hold",
+            "tax_registration",
+            "currency",
         }
         assert set(load_rules("customer").fields) == expected
 
     def test_erp_governed_customer_fields_are_owned_by_erp(self):
         rules = load_rules("customer")
         owned = {name for name, spec in rules.fields.items() if spec.owners == ("erp",)}
-        assert owned == {"account_number", "payment_terms", "credit_limit", "credit_hold",
-                         "tax_registration", "currency"}
+        assert owned == {
+            "account_number",
+            "payment_terms",
+            "credit_limit",
+            "credit_hold",
+            "tax_registration",
+            "currency",
+        }
 
     def test_product_and_price_fields(self):
         assert set(load_rules("product").fields) == {
-            "sku", "gtin", "mpn", "name", "brand", "category", "uom", "description"}
+            "sku",
+            "gtin",
+            "mpn",
+            "name",
+            "brand",
+            "category",
+            "uom",
+            "description",
+        }
         assert set(load_rules("price").fields) == {
-            "product", "price_list", "currency", "amount", "min_quantity", "valid_from", "valid_to"}
+            "product",
+            "price_list",
+            "currency",
+            "amount",
+            "min_quantity",
+            "valid_from",
+            "valid_to",
+        }
 
     def test_unknown_domain(self):
         with pytest.raises(RulesError, match="no rules for domain 'vendor'"):
@@ -80,8 +116,9 @@ class TestRulesDir:
         path = write(tmp_path, GOOD)
         assert set(load_rules("customer", path).fields) == {"name"}
         assert set(load_rules("customer", tmp_path).fields) == {"name"}
-        with pytest.raises(RulesError, match="no rules file for domain 'price'"):
-            load_rules("price", tmp_path)
+        assert load_rules("price", tmp_path).source_path == str(PACKAGED_RULES_DIR / "price.yaml")
+        with pytest.raises(RulesError, match="file not found"):
+            load_rules("price", tmp_path / "price.yaml")
 
     def test_json_files_are_accepted(self, tmp_path):
         doc = {"domain": "customer", "fields": {"name": {"rules": ["most_recent"]}}}
@@ -109,7 +146,9 @@ class TestValidation:
 
     def test_unknown_rule(self, tmp_path):
         (line,) = problems_for(tmp_path, GOOD.replace("most_recent", "mst_recent"))
-        assert line.startswith(str(tmp_path / "customer.yaml") + ": field 'name': rules[1]: unknown rule 'mst_recent'")
+        assert line.startswith(
+            str(tmp_path / "customer.yaml") + ": field 'name': rules[1]: unknown rule 'mst_recent'"
+        )
 
     def test_error_carries_file_field_problem(self, tmp_path):
         path = write(tmp_path, GOOD.replace("most_recent", "mst_recent"))
@@ -126,18 +165,35 @@ class TestValidation:
             ("  x:\n    type: strng\n    rules: [most_recent]\n", "field 'x': type: Must be one of"),
             ("  x:\n    rule: [most_recent]\n", "field 'x': rule: Unknown field"),
             ("  x:\n    rules: [highest]\n", "field 'x': rules: rule 'highest' needs an orderable type"),
-            ("  x:\n    type: decimal\n    rules: [union]\n", "field 'x': rules: rule 'union' cannot be used"),
+            (
+                "  x:\n    type: decimal\n    rules: [union]\n",
+                "field 'x': rules: rule 'union' cannot be used",
+            ),
             ("  x:\n    rules: [union, union]\n", "rule 'union' is listed more than once"),
-            ("  x:\n    rules: [{source_priority: []}]\n", "rules[0]: rule 'source_priority': sources: Shorter"),
+            (
+                "  x:\n    rules: [{source_priority: []}]\n",
+                "rules[0]: rule 'source_priority': sources: Shorter",
+            ),
             ("  x:\n    rules: [{rule: source_priority}]\n", "rule 'source_priority': sources: Missing data"),
-            ("  x:\n    rules: [{rule: most_recent, sources: [erp]}]\n", "rule 'most_recent' takes no parameters"),
+            (
+                "  x:\n    rules: [{rule: most_recent, sources: [erp]}]\n",
+                "rule 'most_recent' takes no parameters",
+            ),
             ("  x:\n    rules: [{a: 1, b: 2}]\n", "a rule is a name"),
             ("  x:\n    owner: []\n    rules: [most_recent]\n", "field 'x': owner: owner must be"),
-            ("  x:\n    properties: [a]\n    rules: [most_recent]\n", "'properties' is only allowed with type 'object'"),
-            ("  x:\n    type: integer\n    enum: [a]\n    rules: [most_recent]\n", "enum value 'a' does not match"),
+            (
+                "  x:\n    properties: [a]\n    rules: [most_recent]\n",
+                "'properties' is only allowed with type 'object'",
+            ),
+            (
+                "  x:\n    type: integer\n    enum: [a]\n    rules: [most_recent]\n",
+                "enum value 'a' does not match",
+            ),
             ("  x: most_recent\n", "field 'x': must be a mapping"),
-            ("  email:\n    rules: [union]\n  email_all:\n    rules: [most_recent]\n",
-             "field 'email_all': clashes with the union list"),
+            (
+                "  email:\n    rules: [union]\n  email_all:\n    rules: [most_recent]\n",
+                "field 'email_all': clashes with the union list",
+            ),
         ],
     )
     def test_field_problems(self, tmp_path, snippet, expected):
@@ -159,8 +215,14 @@ class TestValidation:
             (GOOD + "extra: 1\n", "extra: Unknown field"),
             ("- a\n- b\n", "must be a mapping"),
             ("domain: customer\nfields:\n  name: [unclosed\n", "not valid YAML"),
-            (GOOD + "  name:\n    rules: [most_recent]\n", "not valid YAML at line 7, column 3: duplicate key 'name'"),
-            (GOOD + "default:\n  rules: [highest]\n", "default.rules: rule(s) ['highest'] cannot be the default"),
+            (
+                GOOD + "  name:\n    rules: [most_recent]\n",
+                "not valid YAML at line 7, column 3: duplicate key 'name'",
+            ),
+            (
+                GOOD + "default:\n  rules: [highest]\n",
+                "default.rules: rule(s) ['highest'] cannot be the default",
+            ),
         ],
     )
     def test_file_level_problems(self, tmp_path, text, expected):
@@ -186,8 +248,11 @@ class TestFingerprint:
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         a = write(tmp_path / "a", GOOD)
-        b = write(tmp_path / "b", "# a comment\nversion: 7\n" + GOOD.replace(
-            "  name:\n", "  name:\n    description: the legal name\n"))
+        b = write(
+            tmp_path / "b",
+            "# a comment\nversion: 7\n"
+            + GOOD.replace("  name:\n", "  name:\n    description: the legal name\n"),
+        )
         assert load_rules_file(a).fingerprint == load_rules_file(b).fingerprint
 
     def test_changes_when_behaviour_changes(self, tmp_path):
@@ -201,7 +266,8 @@ class TestFingerprint:
         rules, _ = parse_rules({"domain": "d", "fields": {"x": {"rules": ["most_recent"]}}})
         assert rules is not None
         # Pinned: a change here means every golden would look "built by different rules".
-        assert rules.fingerprint == "sha256:" + __import__("hashlib").sha256(
+        canonical = (
             b'{"default":{"rules":[{"rule":"most_recent"}],"type":"any"},"domain":"d",'
             b'"fields":{"x":{"rules":[{"rule":"most_recent"}],"type":"any"}}}'
-        ).hexdigest()
+        )
+        assert rules.fingerprint == "sha256:" + hashlib.sha256(canonical).hexdigest()

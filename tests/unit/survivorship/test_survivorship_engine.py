@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 
@@ -102,7 +103,9 @@ class TestOwnership:
         entry = result.lineage["credit_limit"]
         assert result.fields["credit_limit"] == "5000.00"
         assert entry.source == "erp"
-        assert [(i.source, i.value, i.reason) for i in entry.ineligible] == [("salesforce", "99999", "not_owner")]
+        assert [(i.source, i.value, i.reason) for i in entry.ineligible] == [
+            ("salesforce", "99999", "not_owner")
+        ]
         assert "erp" in entry.ineligible[0].detail
 
     def test_only_non_owner_values_leave_the_field_empty(self, customer):
@@ -135,9 +138,24 @@ class TestOverride:
         pin = Override("name", "Acme Incorporated", "alice", at(30))
         entry = customer.build([SF, ERP], {"name": pin}).lineage["name"]
         assert (entry.value, entry.rule, entry.pinned_by, entry.pinned_at) == (
-            "Acme Incorporated", "steward_override", "alice", at(30),
+            "Acme Incorporated",
+            "steward_override",
+            "alice",
+            at(30),
         )
         assert entry.source is None and entry.record_id is None
+
+    def test_lineage_shows_what_unpinning_would_give(self, customer):
+        entry = customer.build([SF, ERP], {"name": Override("name", "X", "alice")}).lineage["name"]
+        assert entry.shadowed is not None
+        assert (entry.shadowed.value, entry.shadowed.source, entry.shadowed.rule) == (
+            "ACME Inc.",
+            "erp",
+            "source_priority",
+        )
+        assert entry.to_json()["shadowed"]["value"] == "ACME Inc."
+        lone = customer.build([], {"name": Override("name", "X", "alice")}).lineage["name"]
+        assert lone.shadowed is not None and lone.shadowed.rule == "no_eligible_value"
 
     def test_unpinning_restores_the_computed_value(self, customer):
         pinned = customer.build([SF, ERP], {"name": Override("name", "X", "alice")})
@@ -161,7 +179,9 @@ class TestUnion:
         entry = result.lineage["email_all"]
         assert entry.rule == "union"
         assert {c.value: c.source_id for c in entry.contributors} == {
-            "info@acme.com": "001A", "billing@acme.com": "C-100", "sales@acme.com": "003",
+            "info@acme.com": "001A",
+            "billing@acme.com": "C-100",
+            "sales@acme.com": "003",
         }
 
     def test_override_goes_first_in_the_union(self, customer):
@@ -180,18 +200,31 @@ class TestUnion:
         assert result.fields["email_all"] == ["a@b.co"]
         assert any("email_all" in w for w in result.warnings)
 
+    def test_an_override_of_the_union_list_is_ignored_with_a_warning(self, customer):
+        m = Member("r1", "erp", "1", at(0), {"email": "a@b.co"})
+        result = customer.build([m], {"email_all": Override("email_all", ["x@y.co"], "bob")})
+        assert result.fields["email_all"] == ["a@b.co"]
+        assert result.warnings == ("override of 'email_all' is ignored: pin 'email' instead",)
+
 
 class TestAddressIsOneUnit:
     def test_never_mixes_parts_of_two_addresses(self, customer):
         erp_addr = {"line1": "1 Main St", "city": "Springfield", "postal_code": "", "country": "US"}
-        sf_addr = {"line1": "9 Elm Rd", "city": "Shelbyville", "postal_code": "99999", "region": "IL",
-                   "country": "US"}
+        sf_addr = {
+            "line1": "9 Elm Rd",
+            "city": "Shelbyville",
+            "postal_code": "99999",
+            "region": "IL",
+            "country": "US",
+        }
         erp = Member("r2", "erp", "C-1", at(0), {"address": erp_addr})
         sf = Member("r1", "salesforce", "001", at(5), {"address": sf_addr})
         assert customer.build([sf, erp], {}).fields["address"] == erp_addr
 
     def test_invalid_postal_code_flag_demotes_the_whole_address(self, customer):
-        erp = Member("r2", "erp", "C-1", at(0), {"address": {"line1": "1 Main"}}, frozenset({"address.postal_code"}))
+        erp = Member(
+            "r2", "erp", "C-1", at(0), {"address": {"line1": "1 Main"}}, frozenset({"address.postal_code"})
+        )
         sf = Member("r1", "salesforce", "001", at(5), {"address": {"line1": "9 Elm"}})
         assert customer.build([sf, erp], {}).fields["address"] == {"line1": "9 Elm"}
 
@@ -215,7 +248,9 @@ class TestUnknownFieldsAndLineage:
         for name, entry in result.lineage.items():
             member = members[entry.record_id]
             assert (entry.source, entry.source_id, entry.updated_at) == (
-                member.source, member.source_id, member.updated_at,
+                member.source,
+                member.source_id,
+                member.updated_at,
             )
             if not name.endswith("_all"):
                 assert member.fields[name] == entry.value
@@ -232,6 +267,11 @@ class TestUnknownFieldsAndLineage:
     def test_to_json_converts_non_json_member_values(self):
         m = Member("r1", "erp", "1", at(0), {"since": dt.date(2020, 1, 2)})
         assert build(rules_from({}), m).to_json()["fields"]["since"] == "2020-01-02"
+
+    def test_to_json_accepts_uuid_record_ids(self):
+        rid = uuid.UUID(int=7)
+        doc = build(rules_from({}), Member(rid, "erp", "1", at(0), {"x": 1})).to_json()
+        assert json.loads(json.dumps(doc))["lineage"]["x"]["record_id"] == str(rid)
 
     def test_naive_and_string_timestamps_are_normalised_to_utc(self):
         naive = Member("r1", "erp", "1", dt.datetime(2024, 1, 1, 12), {"x": "naive"})

@@ -87,8 +87,10 @@ def test_coerce_other_types(type_, value, expected):
     assert coerce(type_, value) == expected
 
 
-@pytest.mark.parametrize(("type_", "value"), [("integer", "4.5"), ("integer", True), ("list", "a"),
-                                               ("datetime", 5), ("datetime", "soon")])
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [("integer", "4.5"), ("integer", True), ("list", "a"), ("datetime", 5), ("datetime", "soon")],
+)
 def test_coerce_rejects(type_, value):
     with pytest.raises(ValueError):
         coerce(type_, value)

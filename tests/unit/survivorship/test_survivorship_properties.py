@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from survivorship import Member, Override, SurvivorshipEngine, load_rules, parse_rules
 from survivorship.ruletypes import RULE_TYPES
 
-settings.register_profile("survivorship", max_examples=150, deadline=None)
-settings.load_profile("survivorship")
+# Per-test settings (not a global profile) so other packages' hypothesis tests are unaffected.
+PROPERTY = settings(max_examples=100, deadline=None)
 
 RULES = load_rules("customer")
 ENGINE = SurvivorshipEngine(RULES)
@@ -27,7 +27,8 @@ texts = st.sampled_from(["", " ", "Acme", "ACME", "acme", "Acme Inc", "Globex"])
 emails = st.sampled_from(["a@x.co", "A@x.co", "b@x.co", "c@y.co", ""])
 decimals = st.sampled_from(["1", "1.0", "2.50", "10", "x", ""])
 addresses = st.dictionaries(
-    st.sampled_from(["line1", "line2", "city", "postal_code", "country"]), st.sampled_from(["", "A", "B"]),
+    st.sampled_from(["line1", "line2", "city", "postal_code", "country"]),
+    st.sampled_from(["", "A", "B"]),
     max_size=4,
 )
 FIELD_VALUES = {
@@ -58,7 +59,9 @@ def members(draw, max_size: int = 6) -> list[Member]:
                 source_id=draw(st.sampled_from(["s1", "s2", "s3"])),
                 updated_at=draw(st.sampled_from(INSTANTS)),
                 fields=fields,
-                invalid_fields=frozenset(draw(st.sets(st.sampled_from(sorted(names) or ["name"]), max_size=2))),
+                invalid_fields=frozenset(
+                    draw(st.sets(st.sampled_from(sorted(names) or ["name"]), max_size=2))
+                ),
             )
         )
     return out
@@ -66,12 +69,18 @@ def members(draw, max_size: int = 6) -> list[Member]:
 
 overrides = st.dictionaries(
     st.sampled_from(["name", "credit_limit", "email", "account_number"]),
-    st.builds(Override, field=st.just("?"), value=st.sampled_from(["P1", "P2", None]),
-              pinned_by=st.just("steward"), pinned_at=st.sampled_from(INSTANTS)),
+    st.builds(
+        Override,
+        field=st.just("?"),
+        value=st.sampled_from(["P1", "P2", None]),
+        pinned_by=st.just("steward"),
+        pinned_at=st.sampled_from(INSTANTS),
+    ),
     max_size=2,
 ).map(lambda d: {k: Override(k, o.value, o.pinned_by, o.pinned_at) for k, o in d.items()})
 
 
+@PROPERTY
 @given(members(), overrides, st.randoms(use_true_random=False))
 def test_result_does_not_depend_on_member_order(ms, pins, rnd):
     shuffled = list(ms)
@@ -82,12 +91,17 @@ def test_result_does_not_depend_on_member_order(ms, pins, rnd):
 CHAIN_RULES = sorted(set(RULE_TYPES) - {"union"})
 
 
+@PROPERTY
 @given(
     st.lists(st.sampled_from(CHAIN_RULES), min_size=1, max_size=4),
     st.sampled_from(["decimal", "date"]),
     st.lists(
-        st.tuples(st.sampled_from(SOURCES), st.sampled_from(INSTANTS),
-                  st.sampled_from(["1", "2", "10", "2024-01-01", "2023-05-05", "x"]), st.booleans()),
+        st.tuples(
+            st.sampled_from(SOURCES),
+            st.sampled_from(INSTANTS),
+            st.sampled_from(["1", "2", "10", "2024-01-01", "2023-05-05", "x"]),
+            st.booleans(),
+        ),
         max_size=6,
     ),
     st.randoms(use_true_random=False),
@@ -106,6 +120,7 @@ def test_every_rule_chain_is_order_free(chain, type_, rows, rnd):
     assert engine.build(shuffled).to_json() == engine.build(ms).to_json()
 
 
+@PROPERTY
 @given(members(), overrides, members())
 def test_recomputing_is_idempotent(ms, pins, other):
     first = ENGINE.build(ms, pins)
@@ -120,6 +135,7 @@ def _member_has(m: Member, name: str, value) -> bool:
     return held == value or (isinstance(held, list) and value in held)
 
 
+@PROPERTY
 @given(members(), overrides)
 def test_every_lineage_entry_points_to_a_member_or_an_override(ms, pins):
     result = ENGINE.build(ms, pins)
@@ -135,7 +151,8 @@ def test_every_lineage_entry_points_to_a_member_or_an_override(ms, pins):
             assert entry.value in (None, []) and entry.source is None and entry.record_id is None
         else:
             matches = [
-                m for m in ms
+                m
+                for m in ms
                 if (m.record_id, m.source, m.source_id, m.updated_at)
                 == (entry.record_id, entry.source, entry.source_id, entry.updated_at)
             ]
@@ -153,6 +170,7 @@ def test_every_lineage_entry_points_to_a_member_or_an_override(ms, pins):
             assert any((m.record_id, m.source) == (i.record_id, i.source) for m in ms)
 
 
+@PROPERTY
 @given(members(), overrides)
 def test_erp_governed_fields_never_come_from_another_source(ms, pins):
     result = ENGINE.build(ms, pins)
@@ -168,6 +186,7 @@ def test_erp_governed_fields_never_come_from_another_source(ms, pins):
         assert all(i.source != "erp" or i.reason == "empty" for i in entry.ineligible)
 
 
+@PROPERTY
 @given(members(), overrides)
 def test_nothing_a_source_sends_is_lost(ms, pins):
     result = ENGINE.build(ms, pins)

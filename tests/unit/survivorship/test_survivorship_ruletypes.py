@@ -49,7 +49,9 @@ class TestSourcePriority:
 
 class TestMostRecent:
     def test_newest_updated_at_wins(self):
-        assert values(MostRecent({}, "any").select([cand("old", days=1), cand("new", rid=2, days=5)])) == ["new"]
+        assert values(MostRecent({}, "any").select([cand("old", days=1), cand("new", rid=2, days=5)])) == [
+            "new"
+        ]
 
     def test_missing_updated_at_counts_as_oldest(self):
         undated = Candidate(Member(3, "erp", "x", None, {"f": "u"}), "u", True)
@@ -61,7 +63,9 @@ class TestMostRecent:
 
 class TestMostComplete:
     def test_longest_text_wins(self):
-        assert values(MostComplete({}, "string").select([cand("Acme"), cand("Acme Inc", rid=2)])) == ["Acme Inc"]
+        assert values(MostComplete({}, "string").select([cand("Acme"), cand("Acme Inc", rid=2)])) == [
+            "Acme Inc"
+        ]
 
     def test_address_with_most_filled_parts_wins(self):
         short = {"line1": "1 Main St", "city": "Springfield", "postal_code": ""}
@@ -119,7 +123,9 @@ class TestFirstValid:
 
     @pytest.mark.parametrize("valid", [True, False])
     def test_all_same_validity_is_no_decision(self, valid):
-        assert len(FirstValid({}, "string").select([cand("a", valid=valid), cand("b", rid=2, valid=valid)])) == 2
+        assert (
+            len(FirstValid({}, "string").select([cand("a", valid=valid), cand("b", rid=2, valid=valid)])) == 2
+        )
 
 
 def test_union_marker_never_narrows():

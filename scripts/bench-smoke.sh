@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# A small smoke run of each benchmark script (the full runs are not part of CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+for script in bench/*.py; do
+  [ -e "$script" ] || continue
+  echo "== smoke: $script"
+  timeout 600 python "$script" --smoke
+done

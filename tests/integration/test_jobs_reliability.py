@@ -1,0 +1,200 @@
+"""Jobs on real PostgreSQL, real Redis and real ``mdm worker`` processes: nothing accepted
+is ever left unresolved — not when Redis loses the jobs, not when a worker is SIGKILLed,
+not when a job keeps failing; and two workers never create two goldens for one entity.
+
+Each test gets its own queue prefix and Redis database, and starts the workers it needs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from mdm.services.sweep import sweep_lost_records
+from mdm.settings import Settings
+from tests.conftest import Hub, WorkerProcess, _build_hub, truncate
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def iso(pg_settings: Settings, resolve_worker: WorkerProcess) -> Iterator[tuple[Hub, list[WorkerProcess]]]:
+    """A hub on the test database with a queue prefix no running worker listens to, in a Redis
+    database of its own (so the test may flush it); workers are started by the test."""
+    db = int(pg_settings.redis_url.rsplit("/", 1)[1]) - 8  # type: ignore[union-attr]
+    settings = replace(
+        pg_settings,
+        queue_prefix=f"iso{uuid.uuid4().hex[:8]}",
+        redis_url=pg_settings.redis_url.rsplit("/", 1)[0] + f"/{db}",  # type: ignore[union-attr]
+    )
+    Redis.from_url(settings.redis_url).flushdb()
+    truncate(settings)
+    workers: list[WorkerProcess] = []
+    yield _build_hub(settings), workers
+    for worker in workers:
+        worker.kill(9)
+    Redis.from_url(settings.redis_url).flushdb()
+
+
+def sql(settings: Settings, query: str, **params: object) -> list:
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        rows = conn.execute(text(query), params).all() if query.lstrip().upper().startswith("SELECT") else conn.execute(text(query), params)
+    engine.dispose()
+    return rows  # type: ignore[return-value]
+
+
+def post_batch(hub: Hub, records: list[dict], source: str = "erp") -> str:
+    response = hub.client.post(f"/api/v1/sources/{source}/customer/batches", json={"records": records}, headers=hub.headers(source))
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["batch_id"]
+
+
+def people(n: int, prefix: str = "P") -> list[dict]:
+    first = ["Ann", "Bob", "Cleo", "Dmitri", "Esme", "Farid", "Greta", "Hiro", "Ines", "Jonas", "Kemal", "Lena"]
+    last = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Haddad", "Keller", "Rossi", "Silva", "Nowak"]
+    return [
+        {
+            "source_id": f"{prefix}{i}",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "fields": {
+                "kind": "person",
+                "first_name": first[i % 12],
+                "last_name": f"{last[(i // 12) % 10]}-{i}",
+                "birth_date": f"19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                "email": f"person{i}@example.com",
+            },
+        }
+        for i in range(n)
+    ]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pending(settings: Settings) -> int:
+    return sql(settings, "SELECT count(*) FROM source_record WHERE match_status = 'pending'")[0][0]
+
+
+def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    hub, workers = iso
+    post_batch(hub, people(120))
+    time.sleep(hub.settings.sweep_after_seconds + 0.5)
+    # nothing consumes the queue yet: the jobs are queued, so the sweep must not duplicate them
+    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 0}
+
+    Redis.from_url(hub.settings.redis_url).flushdb()  # Redis restarted without persistence
+    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 120}
+
+    workers.append(WorkerProcess(hub.settings, sweep=False))
+    wait_until(lambda: pending(hub.settings) == 0, 90, "all records resolved")
+    assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
+
+
+def test_sigkilled_worker_loses_nothing(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    hub, workers = iso
+    settings = replace(hub.settings, resolve_chunk_size=25)
+    hub.client.application.config["MDM_SETTINGS"] = settings
+    from mdm import runtime
+
+    runtime.configure(settings)
+    post_batch(hub, people(400))
+    worker = WorkerProcess(settings, sweep=False)
+    workers.append(worker)
+    wait_until(lambda: pending(settings) < 350, 60, "the worker to get going")
+    worker.kill(9)  # worker, work-horse and all: mid-job
+    left = pending(settings)
+    assert 0 < left < 400
+
+    workers.append(WorkerProcess(settings, sweep=True))  # a fresh worker, with its sweep
+    wait_until(lambda: pending(settings) == 0, 120, "every record resolved after the restart")
+    rows = sql(settings, "SELECT count(*), count(DISTINCT golden_id) FROM source_record WHERE golden_id IS NOT NULL")
+    assert rows[0][0] == 400
+    # every golden's latest version lists exactly its current members (no lost or doubled update)
+    bad = sql(
+        settings,
+        """SELECT g.id FROM golden_record g JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version
+           WHERE jsonb_array_length(v.members) <> (SELECT count(*) FROM source_record s WHERE s.golden_id = g.id AND NOT s.deleted)""",
+    )
+    assert bad == []
+
+
+def test_failing_job_is_retried_parked_listed_and_requeued(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    hub, workers = iso
+    # a database that refuses this one record (a DBA's trigger, a broken constraint): the job fails
+    sql(
+        hub.settings,
+        """CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$
+           BEGIN IF NEW.source_id = 'POISON' AND NEW.resolved_hash IS NOT NULL THEN
+             RAISE EXCEPTION 'poisoned record refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql""",
+    )
+    sql(hub.settings, "CREATE TRIGGER refuse_poison BEFORE UPDATE ON source_record FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+    try:
+        workers.append(WorkerProcess(hub.settings, sweep=False))
+        assert hub.put("erp", "customer", "POISON", {"name": "Poison Pill Ltd"}).status_code == 202
+        assert hub.put("erp", "customer", "FINE", {"name": "Fine Foods Ltd"}).status_code == 202
+        wait_until(
+            lambda: sql(hub.settings, "SELECT match_status FROM source_record WHERE source_id = 'POISON'")[0][0] == "error",
+            60,
+            "the poisoned record to be parked after its attempts",
+        )
+        record = hub.get("/sources/erp/customer/records/POISON").get_json()
+        assert record["attempts"] == hub.settings.job_max_attempts and "poisoned record refused" in record["last_error"]
+        assert hub.get("/sources/erp/customer/records/FINE").get_json()["golden_id"]
+
+        def failed_listed() -> bool:
+            return any(j["function"] == "mdm.jobs.resolve_records" for j in hub.get("/admin/jobs/failed").get_json()["jobs"])
+
+        wait_until(failed_listed, 30, "the job in RQ's failed registry")
+        listing = hub.get("/admin/jobs/failed").get_json()
+        assert [r["source_id"] for r in listing["records"]] == ["POISON"]
+        job_id = next(j["job_id"] for j in listing["jobs"] if j["function"] == "mdm.jobs.resolve_records")
+        assert hub.get("/admin/jobs/failed", role="steward").status_code == 403
+    finally:
+        sql(hub.settings, "DROP TRIGGER IF EXISTS refuse_poison ON source_record")
+
+    response = hub.client.post(f"/api/v1/admin/jobs/failed/{job_id}/requeue", headers=hub.headers())
+    assert response.status_code == 202, response.get_json()
+    wait_until(lambda: hub.get("/sources/erp/customer/records/POISON").get_json()["match_status"] == "new", 60, "the requeued job")
+    assert hub.client.post("/api/v1/admin/jobs/failed/nope/requeue", headers=hub.headers()).status_code == 404
+
+
+def test_two_workers_never_split_one_entity_across_goldens(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """Copies of the same customer resolved at the same moment by two workers end in one golden,
+    and its last version reflects every member (advisory locks on blocking keys + row locks)."""
+    hub, workers = iso
+    settings = replace(hub.settings, resolve_chunk_size=1)
+    hub.client.application.config["MDM_SETTINGS"] = settings
+    from mdm import runtime
+
+    runtime.configure(settings)
+    workers.append(WorkerProcess(settings, sweep=False))
+    workers.append(WorkerProcess(settings, sweep=False))
+    entities = people(60)
+    copies = []
+    for copy in range(3):  # three systems' copies of each person, interleaved
+        copies += [{**e, "source_id": f"{e['source_id']}-{copy}"} for e in entities]
+    post_batch(hub, copies[0::2])
+    post_batch(hub, copies[1::2])
+    wait_until(lambda: pending(settings) == 0, 120, "all copies resolved")
+    groups = sql(settings, "SELECT split_part(source_id, '-', 1), count(DISTINCT golden_id) FROM source_record GROUP BY 1")
+    assert len(groups) == 60
+    assert all(n == 1 for _, n in groups), [g for g in groups if g[1] != 1]
+    latest = sql(
+        settings,
+        """SELECT jsonb_array_length(v.members) FROM golden_record g
+           JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version WHERE g.status = 'active'""",
+    )
+    assert sorted(n for (n,) in latest) == [3] * 60

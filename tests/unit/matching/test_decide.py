@@ -1,0 +1,100 @@
+"""Scoring and deciding: term frequencies, cluster consistency, guards, golden merges."""
+
+from __future__ import annotations
+
+from matching import MatchEngine, MatchModel
+from matching.engine import probability_from_weight
+
+ENGINE = MatchEngine("customer")
+
+
+def person(first: str, last: str, dob: str | None = None, **extra: object) -> dict:
+    return {"kind": "person", "first_name": first, "last_name": last, "birth_date": dob, **extra}
+
+
+def test_tf_adjustment_makes_common_values_weaker() -> None:
+    model = MatchModel.from_json(ENGINE.model.to_json())
+    model.tf = {"last_name": {"smith": 0.01}}
+    engine = MatchEngine("customer", model=model)
+    smith = engine.score(engine.prepare(person("Ann", "Smith", "1970-01-01")),
+                         engine.prepare(person("Ann", "Smith", "1970-01-01")))
+    rare = engine.score(engine.prepare(person("Ann", "Zielinski", "1970-01-01")),
+                        engine.prepare(person("Ann", "Zielinski", "1970-01-01")))
+    assert smith.weight < rare.weight
+    row = next(c for c in smith.comparisons if c.field == "last_name")
+    assert row.weight < ENGINE.model.comparison("last_name").levels[1].log2_bayes_factor()
+
+
+def test_cluster_consistency_no_chaining() -> None:
+    """A≈B and B≈C must not pull C (far from A) into {A, B}."""
+    a = ENGINE.prepare(person("John", "Smith", "1980-01-01", address={"line1": "1 Main St", "city": "X",
+                                                                     "postal_code": "11111"}))
+    b = ENGINE.prepare(person("John", "Smith", "1980-01-01", national_id="123456789"))
+    c = ENGINE.prepare(person("Jonathan", "Smithers", "1955-07-30", national_id="123456789",
+                              address={"line1": "9 Oak Ave", "city": "Y", "postal_code": "99999"}))
+    assert ENGINE.decide(b, {"g": [a]}).action == "link"
+    assert ENGINE.score(c, b).probability >= ENGINE.model.thresholds["upper"]
+    assert ENGINE.score(c, a).probability < ENGINE.model.thresholds["lower"]
+    d = ENGINE.decide(c, {"g": [a, b]})
+    assert d.action != "link"
+    assert d.explanation["aggregate"] == "median_member_weight"
+    assert len(d.explanation["member_weights"]) == 2
+
+
+def test_decision_probability_is_against_golden_not_best_pair() -> None:
+    a = ENGINE.prepare(person("Ann", "Lee", "1990-05-05", phone="+1 217 555 0100"))
+    far = ENGINE.prepare(person("Zed", "Quux", "1930-01-01"))
+    d = ENGINE.decide(a, {"g": [a, a, far]})
+    assert d.probability == probability_from_weight(d.ranked[0].weight)
+
+
+def test_guard_blocks_same_building_shared_phone() -> None:
+    addr = {"line1": "500 Market St", "city": "Springfield", "postal_code": "62701"}
+    a = ENGINE.prepare({"kind": "organization", "name": "Ironridge Insurance", "phone": "217 555 0100",
+                        "address": {**addr, "line2": "Suite 100"}})
+    b = ENGINE.prepare({"kind": "organization", "name": "Sullivan Logistics LLC", "phone": "(217) 555-0100",
+                        "address": {**addr, "line2": "Suite 740"}})
+    s = ENGINE.score(a, b)
+    assert "org_name_differs" in s.guards
+    assert ENGINE.decide(b, {"g": [a]}).action == "new"
+
+
+def test_guard_sends_chain_branches_to_review_at_most() -> None:
+    a = ENGINE.prepare({"kind": "organization", "name": "Blue Gate Hardware Inc", "website": "bluegate.com",
+                        "phone": "303 775 5220", "address": {"line1": "7365 Forest Ln", "city": "Denver",
+                                                             "postal_code": "80257"}})
+    b = ENGINE.prepare({"kind": "organization", "name": "Blue Gate Hardware", "website": "www.bluegate.com",
+                        "phone": "303 212 4411", "address": {"line1": "12 River Rd", "city": "Denver",
+                                                             "postal_code": "80203"}})
+    d = ENGINE.decide(b, {"g": [a]})
+    assert d.action in ("review", "new")
+    assert "org_not_located" in d.explanation["guards"]
+
+
+def test_kind_mismatch_never_links() -> None:
+    a = ENGINE.prepare({"kind": "organization", "name": "John Smith", "phone": "217 555 0100"})
+    b = ENGINE.prepare(person("John", "Smith", phone="217 555 0100"))
+    assert ENGINE.decide(b, {"g": [a]}).action == "new"
+
+
+def test_bridging_record_proposes_merge() -> None:
+    base = {"kind": "person", "national_id": "5134549", "address": {"line1": "1 Sherwood Ct", "city": "Frankston",
+                                                                   "postal_code": "3892"}}
+    d1 = ENGINE.prepare({**base, "first_name": "Nikita", "last_name": "McGregor", "birth_date": "1925-01-27"})
+    d2 = ENGINE.prepare({**base, "first_name": "Nikita", "last_name": "McGregor", "birth_date": "1925-01-27",
+                         "national_id": None})
+    rec = ENGINE.prepare({**base, "first_name": "Nikita", "last_name": "McGregor", "birth_date": "1925-01-27"})
+    d = ENGINE.decide(rec, {"g1": [d1], "g2": [d2]})
+    assert d.action == "link" and d.golden_id == "g1" and d.merge_with == ["g2"]
+    assert d.to_json()["merge_with"] == ["g2"]
+
+
+def test_ranked_best_first_and_review_band() -> None:
+    model = MatchModel.from_json({**ENGINE.model.to_json(), "thresholds": {"upper": 0.999999, "lower": 0.01}})
+    engine = MatchEngine("customer", model=model)
+    a = engine.prepare(person("Ann", "Lee", "1990-05-05"))
+    b = engine.prepare(person("Ann", "Lee", "1990-05-06"))
+    c = engine.prepare(person("Bob", "Jones", "1950-01-01"))
+    d = engine.decide(b, {"far": [c], "near": [a]})
+    assert [x.golden_id for x in d.ranked][0] == "near"
+    assert d.action == "review" and d.golden_id == "near"
