@@ -96,7 +96,7 @@ class SurvivorshipEngine:
         primary: Candidate | None = None
         if candidates:
             primary, rule = choose(candidates, self._chain(spec))
-            entry = _entry_for(primary, rule, ineligible)
+            entry = _entry_for(primary, rule, ineligible, candidates)
         else:
             entry = LineageEntry(value=None, rule=NO_VALUE, ineligible=ineligible)
         if override is not None:
@@ -185,9 +185,16 @@ def choose(candidates: list[Candidate], chain: list[Rule]) -> tuple[Candidate, s
     return remaining[0], decided or TIEBREAK
 
 
-def _entry_for(c: Candidate, rule: str, ineligible: tuple[Ineligible, ...]) -> LineageEntry:
+def _entry_for(
+    c: Candidate, rule: str, ineligible: tuple[Ineligible, ...], candidates: list[Candidate]
+) -> LineageEntry:
     m = c.member
+    others = sorted((o for o in candidates if o is not c), key=tiebreak_key)
+    alternatives = tuple(
+        Contributor(o.value, o.member.record_id, o.member.source, o.member.source_id, o.member.updated_at) for o in others
+    )
     return LineageEntry(
+        alternatives=alternatives,
         value=c.value,
         rule=rule,
         source=m.source,

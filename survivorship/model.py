@@ -148,6 +148,7 @@ class LineageEntry:
     member was eligible (``rule == "no_eligible_value"``, value ``None``).
     ``ineligible`` lists member values that could not compete (not the owning
     source, empty). ``contributors`` is filled for union (``<field>_all``) entries.
+    ``alternatives`` lists the eligible values of other members that lost.
     ``shadowed`` (override entries only) is what the rules would choose without
     the pin, so a steward can see what unpinning would give.
     """
@@ -163,6 +164,9 @@ class LineageEntry:
     pinned_at: dt.datetime | None = None
     contributors: tuple[Contributor, ...] = ()
     shadowed: LineageEntry | None = None
+    #: the other eligible member values the rules weighed and passed over, so lineage names
+    #: every source that competed for the field, not only the winner
+    alternatives: tuple[Contributor, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -173,6 +177,7 @@ class LineageEntry:
             "record_id": jsonable(self.record_id),
             "updated_at": jsonable(self.updated_at),
             "ineligible": [i.to_json() for i in self.ineligible],
+            "alternatives": [a.to_json() for a in self.alternatives],
         }
         if self.pinned_by is not None or self.pinned_at is not None or self.rule == "steward_override":
             doc["pinned_by"] = self.pinned_by

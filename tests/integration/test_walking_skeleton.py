@@ -39,12 +39,18 @@ def test_salesforce_and_erp_copies_become_one_golden(any_hub: Hub) -> None:
     assert erp["match_explanation"]["model_version"]
 
     golden = any_hub.get(f"/golden/customer/{sf['golden_id']}").get_json()
+    # the 15-character Salesforce id was stored in its 18-character form
+    assert sf["source_id"] == "001A000001abcDEIAY"
     assert {(m["source"], m["source_id"]) for m in golden["members"]} == {
-        ("salesforce", "001A000001abcDE"),
+        ("salesforce", "001A000001abcDEIAY"),
         ("erp", "C-1001"),
     }
-    sources_in_lineage = {entry["source"] for entry in golden["lineage"].values() if entry.get("source")}
-    assert sources_in_lineage == {"salesforce", "erp"}
+    winners = {entry["source"] for entry in golden["lineage"].values() if entry.get("source")}
+    weighed = {alt["source"] for entry in golden["lineage"].values() for alt in entry["alternatives"]}
+    assert winners | weighed == {"salesforce", "erp"}
+    name = golden["lineage"]["name"]
+    assert {name["source"]} | {a["source"] for a in name["alternatives"]} == {"salesforce", "erp"}
+    assert name["rule"] and name["record_id"]
     assert golden["fields"]["name"] in {"Acme Corp.", "ACME Corporation"}
     assert golden["version"] >= 2
 
