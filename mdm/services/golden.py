@@ -9,6 +9,7 @@ the same transaction, so nothing is published that was not committed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import select
@@ -51,9 +52,12 @@ def members_of(uow: UnitOfWork, golden_id: str) -> list[SourceRecord]:
     )
 
 
-def to_member(record: SourceRecord) -> Member:
-    from mdm.services.ingest import as_utc
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything the hub stores is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
+
+def to_member(record: SourceRecord) -> Member:
     flags = (record.prepared or {}).get("flags") or {}
     return Member(
         record_id=str(record.id),

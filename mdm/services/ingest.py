@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
 from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, utcnow
 from mdm.publishing.loop import is_publisher_echo
+from mdm.services.golden import as_utc
 from mdm.source_mapping import DOMAINS, apply_mapping, normalize_source_id, select_mapping
 
 
@@ -57,11 +58,6 @@ class BatchAccepted:
 def content_hash(object_type: str, fields: dict[str, Any], deleted: bool) -> str:
     doc = json.dumps({"o": object_type, "f": fields, "d": deleted}, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(doc.encode()).hexdigest()
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything the hub stores is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def get_source(uow: UnitOfWork, source: str) -> SourceSystem:
