@@ -18,8 +18,10 @@ def create_app(test_config: dict[str, Any] | None = None, settings: Settings | N
     from api import admin, events, golden, health, ingest, subscriptions
     from api.auth import load_principal
     from api.errors import register_error_handlers
+    from mdm.engines import check_all_rules
 
     settings = settings or Settings.from_env()
+    check_all_rules(settings.rules_dir)  # an invalid rules file fails startup, not a merge
     runtime.configure(settings)
     app = Flask(__name__)
     app.config.update(

@@ -175,9 +175,12 @@ def load(file: Path, source: str, domain: str, batch_size: int, strict: bool) ->
         sys.exit(1)
 
 
+from mdm.cli_golden import golden_group, rules_group  # noqa: E402
 from mdm.cli_publish import publish  # noqa: E402 - subcommand groups are wired in after main exists
 
 main.add_command(publish)
+main.add_command(rules_group)
+main.add_command(golden_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

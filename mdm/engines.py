@@ -7,17 +7,14 @@ without a restart; explanations store the model version that made each decision.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlmodel import select
 
 from matching import MatchEngine, MatchModel
 from mdm.models import MatchModelRow
-from survivorship import SurvivorshipEngine, load_rules
+from survivorship import RuleSet, SurvivorshipEngine, load_rules
 
 MODEL_RECHECK_SECONDS = 30.0
 #: Domains matched fuzzily; prices are keyed (see ``mdm.services.resolve``).
@@ -46,22 +43,30 @@ def match_engine(session: Session, domain: str) -> MatchEngine:
 
 
 def survivorship_engine(domain: str, rules_dir: str | None = None) -> tuple[SurvivorshipEngine, str]:
-    """The rules engine for ``domain`` and a hash of its rules (recorded on every golden)."""
+    """The rules engine for ``domain`` and the fingerprint of its rules (recorded on every golden).
+
+    ``load_rules`` is cached by file size and mtime, so an edited rules file is picked up on
+    the next call; the engine is rebuilt only when the rules' fingerprint changes.
+    """
+    # a rules directory may override only some domains; the others use the shipped files
+    rules = load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
+    fingerprint = rules_fingerprint(rules)
     key = (domain, rules_dir)
-    if key not in _rules_cache:
-        # a rules directory may override only some domains; the others use the shipped files
-        rules = load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
-        _rules_cache[key] = (SurvivorshipEngine(rules), rules_fingerprint(rules))
-    return _rules_cache[key]
+    cached = _rules_cache.get(key)
+    if cached is None or cached[1] != fingerprint:
+        cached = _rules_cache[key] = (SurvivorshipEngine(rules), fingerprint)
+    return cached
 
 
-def rules_fingerprint(rules: Any) -> str:
-    fingerprint = getattr(rules, "fingerprint", None)
-    if callable(fingerprint):
-        return str(fingerprint())
-    if isinstance(fingerprint, str):
-        return fingerprint
-    return hashlib.sha256(json.dumps(repr(rules), sort_keys=True).encode()).hexdigest()
+def rules_fingerprint(rules: RuleSet) -> str:
+    return rules.fingerprint
+
+
+def check_all_rules(rules_dir: str | None) -> None:
+    """Load every domain's rules now, so an invalid file stops the process at start
+    (``RulesError`` names the file, the field and the problem), never at merge time."""
+    for domain in ("customer", "product", "price"):
+        survivorship_engine(domain, rules_dir)
 
 
 def reset_caches() -> None:

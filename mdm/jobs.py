@@ -91,6 +91,13 @@ def enqueue_resolve(record_ids: Iterable[int], correlation_id: str | None = None
     return job_ids
 
 
+def recompute_goldens(golden_ids: Sequence[str], correlation_id: str | None = None) -> dict[str, int]:
+    """Rebuild these goldens with the rules in force (``mdm golden recompute``)."""
+    from mdm.services.recompute import recompute_goldens as run
+
+    return run(runtime.settings(), golden_ids, correlation_id)
+
+
 def sweep() -> dict[str, int]:
     """Re-enqueue accepted records whose job was lost (see :mod:`mdm.services.sweep`)."""
     from mdm.services.sweep import sweep_lost_records

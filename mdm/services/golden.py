@@ -119,6 +119,8 @@ def recompute(
     else:
         fields, lineage = golden.fields, golden.lineage
         status = "retired" if golden.status != "merged" else "merged"
+    if golden.domain == "customer" and members:
+        fields, lineage = _with_account_number(uow, golden, fields, lineage)
     approval = "pending_review" if any(m.match_status == "review" for m in members) else (
         golden.approval if golden.approval == "pending_onboarding" else "approved"
     )
@@ -166,6 +168,25 @@ def recompute(
     after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
     uow.session.flush()
     return Recomputed(golden.id, True, golden.version, kind)
+
+
+def _with_account_number(
+    uow: UnitOfWork, golden: GoldenRecord, fields: dict[str, Any], lineage: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The golden's account number is the ERP's, or one the hub assigned (see account_numbers)."""
+    from mdm.services.account_numbers import assign
+
+    erp_number = fields.get("account_number")
+    warning = assign(uow, golden, str(erp_number) if erp_number not in (None, "") else None)
+    if golden.account_number != erp_number:
+        fields = {**fields, "account_number": golden.account_number}
+        entry = {"value": golden.account_number, "rule": "hub_assigned" if not erp_number else "kept_on_conflict",
+                 "source": None, "source_id": None, "record_id": None, "updated_at": None,
+                 "ineligible": (lineage.get("account_number") or {}).get("ineligible", []), "alternatives": []}
+        if warning:
+            entry["warning"] = warning
+        lineage = {**lineage, "account_number": entry}
+    return fields, lineage
 
 
 def _latest_members(uow: UnitOfWork, golden: GoldenRecord) -> list[dict[str, Any]] | None:

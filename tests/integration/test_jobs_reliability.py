@@ -198,3 +198,30 @@ def test_two_workers_never_split_one_entity_across_goldens(iso: tuple[Hub, list[
            JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version WHERE g.status = 'active'""",
     )
     assert sorted(n for (n,) in latest) == [3] * 60
+
+
+def test_concurrent_member_updates_to_one_golden_lose_nothing(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """Twelve copies of one person change at once, resolved by two workers one record per job:
+    the golden's last version must reflect every member's latest e-mail (union field)."""
+    hub, workers = iso
+    settings = replace(hub.settings, resolve_chunk_size=1)
+    hub.client.application.config["MDM_SETTINGS"] = settings
+    from mdm import runtime
+
+    runtime.configure(settings)
+    person = {"kind": "person", "first_name": "Margarethe", "last_name": "Zielinski-Okonkwo", "birth_date": "1971-04-09",
+              "phone": "+49 30 1234567"}
+    first = [{"source_id": f"Z{i}", "updated_at": "2026-01-01T00:00:00Z", "fields": {**person, "email": f"old{i}@example.org"}} for i in range(12)]
+    post_batch(hub, first)
+    workers.append(WorkerProcess(settings, sweep=False))
+    workers.append(WorkerProcess(settings, sweep=False))
+    wait_until(lambda: pending(settings) == 0, 60, "the first copies resolved")
+    assert sql(settings, "SELECT count(DISTINCT golden_id) FROM source_record")[0][0] == 1
+    second = [{"source_id": f"Z{i}", "updated_at": "2026-02-01T00:00:00Z", "fields": {**person, "email": f"new{i}@example.org"}} for i in range(12)]
+    post_batch(hub, second)
+    wait_until(lambda: pending(settings) == 0, 60, "the updates resolved")
+    golden_id = sql(settings, "SELECT golden_id FROM source_record LIMIT 1")[0][0]
+    golden = hub.get(f"/golden/customer/{golden_id}").get_json()
+    assert sorted(golden["fields"]["email_all"]) == sorted(f"new{i}@example.org" for i in range(12))
+    versions = sql(settings, "SELECT version FROM golden_version WHERE golden_id = :g ORDER BY version", g=golden_id)
+    assert [v for (v,) in versions] == list(range(1, golden["version"] + 1)), "no version number lost or doubled"

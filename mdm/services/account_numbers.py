@@ -1,0 +1,52 @@
+"""Customer account numbers: the ERP's when it sends one, otherwise the hub assigns one.
+
+The ERP governs account numbers; a number it sends (survived into the golden's
+``account_number`` field, ERP-only by the rules) becomes the golden's number unless another
+golden already holds it (then the conflict is reported, nothing is overwritten). A customer
+golden without one gets the next number from ``MDM_ACCOUNT_NUMBER_FORMAT`` and a sequence:
+never reused (the sequence only moves forward, a retired or merged golden keeps its number),
+gap-tolerant, and safe under concurrency without serializing workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import insert, select, text, update
+
+from mdm.db import UnitOfWork
+from mdm.models import Counter, GoldenRecord
+
+DEFAULT_FORMAT = "C{seq:08d}"
+COUNTER = "account_number"
+
+
+def number_format() -> str:
+    return os.environ.get("MDM_ACCOUNT_NUMBER_FORMAT") or DEFAULT_FORMAT
+
+
+def next_sequence(uow: UnitOfWork) -> int:
+    if uow.dialect == "postgresql":
+        return int(uow.session.execute(text("SELECT nextval('account_number_seq')")).scalar_one())
+    row = uow.session.execute(
+        update(Counter).where(Counter.name == COUNTER).values(value=Counter.value + 1).returning(Counter.value)
+    ).first()
+    if row is None:
+        uow.session.execute(insert(Counter).values(name=COUNTER, value=1))
+        return 1
+    return int(row[0])
+
+
+def assign(uow: UnitOfWork, golden: GoldenRecord, erp_number: str | None) -> str | None:
+    """Give ``golden`` its account number; returns a warning when the ERP's number is taken."""
+    if erp_number and erp_number != golden.account_number:
+        holder = uow.session.execute(
+            select(GoldenRecord.id).where(GoldenRecord.account_number == erp_number, GoldenRecord.id != golden.id)
+        ).first()
+        if holder is None:
+            golden.account_number = erp_number
+            return None
+        return f"ERP account number {erp_number!r} is already held by golden {holder[0]}; kept {golden.account_number!r}"
+    if golden.account_number is None:
+        golden.account_number = number_format().format(seq=next_sequence(uow))
+    return None
