@@ -56,7 +56,23 @@ def name_prefix(text: str | None, n: int = 4) -> str | None:
     return c[:n] if len(c) >= min(n, 2) else None
 
 
+def _initial(text: str | None) -> str | None:
+    c = _compact(text)
+    return c[0] if c else None
+
+
 def customer_keys(p: PreparedRecord) -> list[str | None]:
+    """Keys for customers.  Each must stay selective in a base of a million records.
+
+    The service skips (and reports) any key shared by more than 200 records, so a key
+    that is merely *usually* small is not good enough: "soundex(surname) + city" or
+    "name prefix + city" put every Smith in Chicago, every "Comp…" in Springfield,
+    into one block.  Every key below therefore combines at least two discriminating
+    parts (an identifier alone, or a name code with a date, a postcode, or another
+    name code and a date part).  Several keys per record let a copy whose surname,
+    given name, birth year or postcode is corrupted still meet its original through
+    another key.
+    """
     v = p.values
     keys: list[str | None] = [
         make_key("tax", v.get("tax_id")),
@@ -71,25 +87,31 @@ def customer_keys(p: PreparedRecord) -> list[str | None]:
     if v.get("kind") == "person" or v.get("first_name") or v.get("last_name"):
         first, last, dob = v.get("first_name"), v.get("last_name"), v.get("birth_date")
         sl, sf = soundex(last), soundex(first)
-        year = dob[:4] if dob else None
+        year = dob[:4] if dob and len(dob) >= 4 else None
+        day = dob[5:10] if dob and len(dob) == 10 else None
+        pair = sorted([sf, sl]) if sf and sl else [None, None]  # order-free: survives swapped names
+        names = sorted([_compact(first), _compact(last)]) if first and last else [None, None]
         keys += [
-            make_key("p_names", *sorted([sf or "", sl or ""])) if sf and sl else None,
-            make_key("p_ln_by", sl, year),
-            make_key("p_fn_by", sf, year),
-            make_key("p_dob", dob),
+            make_key("p_dob", dob),                          # ~35 people per date in a million
+            make_key("p_names", *names),                      # full names, order-free ("john|smith": ~160)
+            make_key("p_ln_by", _compact(last), year),        # full surname + birth year ("smith|1970": ~125)
+            make_key("p_names_by", *pair, year),              # name codes + birth year
+            make_key("p_names_pc", *pair, postal),            # name codes + postcode
+            make_key("p_ln_day", sl, day),                    # surname + birth day/month: year typo, other given name
+            make_key("p_fn_day", sf, day),                    # given name + birth day/month: other surname (marriage)
             make_key("p_ln_pc", sl, postal),
             make_key("p_fn_pc", sf, postal),
-            make_key("p_ln_city", sl, city),
+            make_key("p_ln_fi_by", sl, _initial(first), year),
+            make_key("p_fn_li_by", sf, _initial(last), year),
         ]
     name = v.get("name")
     if name:
-        prefix = name_prefix(name)
-        first_word = name.split(" ", 1)[0]
+        words = name.split(" ")
         keys += [
-            make_key("o_name", name),
-            make_key("o_pfx_pc", prefix, postal),
-            make_key("o_pfx_city", prefix, city),
-            make_key("o_sx_region", soundex(first_word), v.get("region")),
+            make_key("o_name", name),                         # a chain's name is capped and reported
+            make_key("o_pfx_pc", name_prefix(name), postal),  # prefix within a postcode, never within a city
+            make_key("o_sx_pc", soundex(words[0]), postal),   # a typo in the first letters
+            make_key("o_w2_city", _compact(" ".join(words[:2])) if len(words) >= 2 else None, city),
         ]
     if v.get("house_number") and v.get("street"):
         street_word = max(v["street"].split(" "), key=len)

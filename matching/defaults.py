@@ -9,6 +9,7 @@ abbreviations, moves, missing fields).  `matching.training.train` refines both.
 
 from __future__ import annotations
 
+from . import name_frequencies as names
 from .comparisons import (
     AllLevel,
     AnyLevel,
@@ -27,6 +28,9 @@ from .comparisons import (
 )
 from .guards import Guard
 from .model import MatchModel
+
+CUSTOMER_VERSION = "default-customer-2"
+"""default-customer-2: shipped census name frequency tables (term-frequency adjustment without training)."""
 
 
 def _null(*cols: str, mode: str = "any") -> NullLevel:
@@ -300,8 +304,11 @@ def product_guards() -> list[Guard]:
 def default_model(domain: str) -> MatchModel:
     """The model the hub uses before `mdm model train` has run."""
     if domain == "customer":
-        return MatchModel(domain="customer", version="default-customer-1", comparisons=customer_comparisons(),
-                          prior=1e-4, thresholds={"upper": 0.95, "lower": 0.5}, guards=customer_guards())
+        return MatchModel(domain="customer", version=CUSTOMER_VERSION, comparisons=customer_comparisons(),
+                          prior=1e-4, thresholds={"upper": 0.95, "lower": 0.5}, guards=customer_guards(),
+                          tf={"first_name": dict(names.FIRST_NAMES), "last_name": dict(names.LAST_NAMES)},
+                          tf_min={"first_name": names.FIRST_NAME_FLOOR, "last_name": names.LAST_NAME_FLOOR},
+                          metadata={"tf_source": names.SOURCE})
     if domain == "product":
         return MatchModel(domain="product", version="default-product-1", comparisons=product_comparisons(),
                           prior=1e-4, thresholds={"upper": 0.95, "lower": 0.5}, guards=product_guards())

@@ -80,11 +80,10 @@ class MatchEngine:
         if level.is_null:
             return 0.0
         w = level.log2_bayes_factor()
-        if level.tf_column:
-            table = self.model.tf.get(level.tf_column)
-            value = a.get(level.tf_column)
-            if table and value is not None and str(value) in table and level.u:
-                w += math.log2(level.u / max(table[str(value)], 1e-12))
+        if level.tf_column and level.u:
+            f = self.model.tf_frequency(level.tf_column, a.get(level.tf_column))
+            if f is not None:
+                w += math.log2(level.u / max(f, 1e-12))
         return w
 
     def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
@@ -161,12 +160,11 @@ class MatchEngine:
             weights = np.array([0.0 if lv.is_null else lv.log2_bayes_factor() for lv in comp.levels])
             w = weights[idx]
             for li, lv in enumerate(comp.levels):
-                table = self.model.tf.get(lv.tf_column) if lv.tf_column else None
-                if table and lv.u:
+                if lv.tf_column and lv.u:
                     hit = np.flatnonzero(idx == li)
                     if hit.size:
-                        vals = la[lv.tf_column][hit]
-                        w[hit] += np.array([math.log2(lv.u / max(table.get(str(x), lv.u), 1e-12)) for x in vals])
+                        freqs = [self.model.tf_frequency(lv.tf_column, x) for x in la[lv.tf_column][hit]]
+                        w[hit] += np.array([0.0 if f is None else math.log2(lv.u / max(f, 1e-12)) for f in freqs])
             total += w
         for guard in self.model.guards:
             hit = np.ones(n, dtype=bool)

@@ -166,7 +166,9 @@ def _tf_tables(model: MatchModel, records: Sequence[PreparedRecord]) -> dict[str
             if not present:
                 continue
             n = len(present)
-            u = lv.u or 0.0
+            # with a floor (tf_min), values between the floor and u must be listed too, or they
+            # would count as rare; without one, only values more common than u are kept
+            u = model.tf_min.get(lv.tf_column, lv.u or 0.0)
             common = {v: c / n for v, c in Counter(present).most_common(MAX_TF_VALUES) if c >= 2 and c / n > u}
             if common:
                 tables[lv.tf_column] = common

@@ -41,6 +41,8 @@ class PublishSettings:
     retry_schedule: tuple[float, ...] = STANDARD_SCHEDULE
     #: +/- this fraction of each delay, so a recovering subscriber is not hit by a thundering herd
     retry_jitter: float = 0.2
+    #: a receiver's Retry-After is honoured up to this long
+    max_retry_after_seconds: float = 86400.0
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
     #: a claimed delivery is owned this long; a worker SIGKILLed mid-send loses it after this
@@ -51,6 +53,8 @@ class PublishSettings:
     claim_size: int = 64
     #: a drain job stops after this long and enqueues a successor (keeps RQ jobs short)
     drain_budget_seconds: float = 60.0
+    #: a drain with nothing to send waits this long for more before it ends
+    linger_seconds: float = 1.0
     sweep_interval_seconds: float = 5.0
     #: a due delivery untouched this long means its job was lost: the sweep enqueues again
     sweep_after_seconds: float = 30.0
@@ -71,12 +75,14 @@ class PublishSettings:
         return cls(
             retry_schedule=_floats(env.get("MDM_PUBLISH_RETRY_SCHEDULE"), STANDARD_SCHEDULE),
             retry_jitter=_num("MDM_PUBLISH_RETRY_JITTER", 0.2),
+            max_retry_after_seconds=_num("MDM_PUBLISH_MAX_RETRY_AFTER_SECONDS", 86400.0),
             timeout_seconds=_num("MDM_PUBLISH_TIMEOUT_SECONDS", 10.0),
             connect_timeout_seconds=_num("MDM_PUBLISH_CONNECT_TIMEOUT_SECONDS", 5.0),
             lease_seconds=_num("MDM_PUBLISH_LEASE_SECONDS", 120.0),
             concurrency=max(1, int(_num("MDM_PUBLISH_CONCURRENCY", 8))),
             claim_size=max(1, int(_num("MDM_PUBLISH_CLAIM_SIZE", 64))),
             drain_budget_seconds=_num("MDM_PUBLISH_DRAIN_BUDGET_SECONDS", 60.0),
+            linger_seconds=_num("MDM_PUBLISH_LINGER_SECONDS", 1.0),
             sweep_interval_seconds=_num("MDM_PUBLISH_SWEEP_INTERVAL_SECONDS", 5.0),
             sweep_after_seconds=_num("MDM_PUBLISH_SWEEP_AFTER_SECONDS", 30.0),
             allowed_hosts=_list("MDM_PUBLISH_ALLOWED_HOSTS"),

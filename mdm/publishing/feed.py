@@ -100,7 +100,6 @@ def read_page(
     filters (one domain) do not rescan the same rows on every poll.
     """
     bound = visibility_bound(uow)
-    bound = None
     query = select(OutboxEvent)
     if bound is not None:
         query = query.where(

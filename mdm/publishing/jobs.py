@@ -22,7 +22,7 @@ from mdm.db import UnitOfWork
 from mdm.models import utcnow
 from mdm.publishing import deliveries, webhook
 from mdm.publishing.config import PublishSettings
-from mdm.publishing.fanout import fanout_all
+from mdm.publishing.fanout import fanout_all, fanout_subscription
 from mdm.publishing.feed import visibility_bound
 from mdm.publishing.models import Subscription
 from mdm.publishing.subscriptions import signing_secrets
@@ -87,11 +87,15 @@ def drain(subscription_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + psettings.drain_budget_seconds
     totals: dict[str, int] = {}
     out_of_time = backoff = False
+    idle_since = time.monotonic()
     with ThreadPoolExecutor(max_workers=psettings.concurrency, thread_name_prefix="webhook") as pool:
         while True:
             if time.monotonic() >= deadline and not settings.jobs_inline:
                 out_of_time = True
                 break
+            # fan out this subscription first: during a burst one running drain keeps up by
+            # itself instead of waiting for a dispatch job per commit
+            fanout_subscription(settings, subscription_id, max_pages=4)
             with UnitOfWork(settings) as uow:
                 sub = uow.session.get(Subscription, subscription_id)
                 if sub is None or not sub.active or sub.deleted_at is not None:
@@ -101,7 +105,13 @@ def drain(subscription_id: str) -> dict[str, Any]:
                 claimed = deliveries.claim(uow, sub, size, lease)
                 uow.commit()
             if not claimed:
-                break
+                # linger briefly: the next commit of a burst is usually milliseconds away, and a
+                # new RQ job (fork, connections) costs far more than a few idle polls
+                if settings.jobs_inline or time.monotonic() - idle_since > psettings.linger_seconds:
+                    break
+                time.sleep(0.05)
+                continue
+            idle_since = time.monotonic()
             try:
                 if sub.kind == "salesforce":
                     from mdm.publishing import salesforce

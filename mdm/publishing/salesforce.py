@@ -140,6 +140,9 @@ class SalesforceSession:
         ca = self.config.get("ca_bundle")
         if ca:
             self.http.verify = ca
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's verify;
+            # an explicitly configured bundle must win (note: this also ignores proxy variables)
+            self.http.trust_env = False
         self.headers = {"Sforce-Call-Options": f"client={psettings.salesforce_client_name}"}
         self.refreshed = False
         self.client: Salesforce | None = None

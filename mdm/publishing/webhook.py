@@ -69,12 +69,21 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _snippet(response: requests.Response) -> str:
+#: read at most this much of an answer; a fully read body lets the keep-alive connection be
+#: reused (a half-read one must be closed), a huge one is cut off instead of filling memory
+MAX_BODY = 64 * 1024
+
+
+def _read_body(response: requests.Response) -> bytes:
+    body = b""
     try:
-        chunk = next(response.iter_content(512), b"")
+        for chunk in response.iter_content(8192):
+            body += chunk
+            if len(body) > MAX_BODY:
+                break
     except Exception:  # noqa: BLE001 - a broken body is only a detail of the error message
-        chunk = b""
-    return chunk.decode("utf-8", errors="replace")
+        pass
+    return body
 
 
 def send(claimed: Claimed, url: str, secrets: list[str], psettings: PublishSettings) -> Outcome:
@@ -103,9 +112,9 @@ def send(claimed: Claimed, url: str, secrets: list[str], psettings: PublishSetti
         return Outcome(**base, kind="retry", error=f"unexpected {exc.__class__.__name__}: {exc}"[:1000])
     try:
         code = response.status_code
+        detail = _read_body(response)[:512].decode("utf-8", errors="replace")
         if 200 <= code < 300:
             return Outcome(**base, kind="delivered", status_code=code)
-        detail = _snippet(response)
         if code == 410:
             return Outcome(**base, kind="gone", status_code=code, error="410 Gone: subscription disabled")
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if code in (429, 503) else None

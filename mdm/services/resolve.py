@@ -35,6 +35,7 @@ from mdm.models import (
     utcnow,
 )
 from mdm.services import golden as golden_service
+from mdm.services.bridging import merge_bridged
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,13 @@ def advisory_key(domain: str, key: str) -> int:
 def lock_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> None:
     if uow.dialect != "postgresql" or not keys:
         return  # SQLite serializes writers already
-    for number in sorted({advisory_key(domain, k) for k in keys}):
-        uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+    # one round trip; the locks are taken in ascending order (ORDER BY inside the aggregate
+    # input), the same order every resolve uses, so two resolves never deadlock on keys
+    numbers = sorted({advisory_key(domain, k) for k in keys})
+    uow.session.execute(
+        text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:ks AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
+        {"ks": numbers},
+    )
 
 
 def lock_record(uow: UnitOfWork, record_id: int) -> SourceRecord | None:
@@ -203,7 +209,10 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         target = current  # keep its golden (a provisional one while in review)
     else:
         target = None
-    touched = {g for g in (current, target) if g}
+    # goldens this record bridges into its target (Decision.merge_with) are locked with the
+    # others, in the same id order, so the merge below takes no lock out of order
+    bridged = [g for g in decision.merge_with if g != target] if action == "link" and target else []
+    touched = {g for g in (current, target, *bridged) if g}
     locked = golden_service.lock_goldens(uow, touched)
     if target is not None and target not in locked:
         target = None  # the candidate golden vanished (merged away) since the lookup
@@ -252,6 +261,13 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         result = golden_service.recompute(uow, locked[golden_id], cause, correlation_id=correlation_id)
         if result.changed:
             changed.append(golden_id)
+    if bridged and target is not None:
+        outcome = merge_bridged(uow, record.domain, target, bridged, locked, record_id=record.id or 0,
+                                correlation_id=correlation_id)
+        record.match_explanation = {**record.match_explanation, "merged": outcome.merged, "merge_skipped": outcome.skipped}
+        uow.session.add(record)
+        target = outcome.survivor_id
+        changed = sorted({*changed, target, *outcome.merged}) if outcome.merged else changed
     return ResolveOutcome(record.id or 0, action, target, changed)
 
 
@@ -328,21 +344,15 @@ def _mark_resolved(uow: UnitOfWork, record: SourceRecord) -> None:
 
 def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str) -> None:
     """Mark the pending batch items of these records, and close batches with nothing pending."""
-    batch_ids = list(
+    batch_ids = set(
         uow.session.execute(
-            sa_select(BatchItem.batch_id)
+            update(BatchItem)
             .where(BatchItem.source_record_id.in_(record_ids), BatchItem.status == "pending")  # type: ignore[attr-defined]
-            .distinct()
+            .values(status=status)
+            .returning(BatchItem.batch_id)
         ).scalars()
     )
-    if not batch_ids:
-        return
-    uow.session.execute(
-        update(BatchItem)
-        .where(BatchItem.source_record_id.in_(record_ids), BatchItem.status == "pending")  # type: ignore[attr-defined]
-        .values(status=status)
-    )
-    for batch_id in batch_ids:
+    for batch_id in sorted(batch_ids):
         pending = uow.session.execute(
             sa_select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
         ).scalar_one()

@@ -83,6 +83,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
+        ThreadingHTTPServer.request_queue_size = 128  # the default backlog of 5 drops bursts of connects
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -59,7 +59,7 @@ def test_prepared_record_round_trip(engine: MatchEngine) -> None:
 def test_model_round_trip_gives_same_scores(engine: MatchEngine) -> None:
     doc = json.dumps(engine.model.to_json())
     model = MatchModel.from_json(doc)
-    assert model.version == "default-customer-1"
+    assert model.version == "default-customer-2"
     other = MatchEngine("customer", model=model)
     a, b = engine.prepare(ACME), engine.prepare(ACME2)
     assert other.score(a, b).weight == pytest.approx(engine.score(a, b).weight)

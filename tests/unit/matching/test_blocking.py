@@ -20,11 +20,33 @@ def test_person_copies_share_a_key_despite_typos() -> None:
 
 
 def test_org_keys_include_identifiers_and_name_location() -> None:
-    k = keys({"kind": "organization", "name": "Acme Corp", "phone": "217-555-0100", "tax_id": "12-3456789",
+    k = keys({"kind": "organization", "name": "Acme Tools Corp", "phone": "217-555-0100", "tax_id": "12-3456789",
               "website": "https://acme.com", "email": "info@acme.com",
               "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "62701", "country": "US"}})
     prefixes = {x.split(":", 1)[0] for x in k}
-    assert {"phone", "tax", "web", "email", "o_name", "o_pfx_pc", "o_pfx_city", "addr"} <= prefixes
+    assert {"phone", "tax", "web", "email", "o_name", "o_pfx_pc", "o_sx_pc", "o_w2_city", "addr"} <= prefixes
+
+
+def test_no_key_is_a_name_prefix_or_name_code_with_only_a_city() -> None:
+    """The service skips keys shared by > 200 records: "comp" + Springfield or S530 + Chicago would be."""
+    org = keys({"kind": "organization", "name": "Company of Springfield", "address": {"city": "Springfield"}})
+    assert not any(k.endswith("|springfield") and not k.startswith("o_w2_city:") for k in org)
+    assert "o_w2_city:companyof|springfield" in org
+    person = keys({"kind": "person", "first_name": "John", "last_name": "Smith", "birth_date": "1970-01-02",
+                   "address": {"city": "Chicago", "postal_code": "60601"}})
+    assert not any(k.endswith("|chicago") for k in person)
+    # every person key combines two discriminating parts (or is a full date / identifier)
+    assert all("|" in k or k.startswith(("p_dob:", "nid:", "email:", "phone:", "tax:")) for k in person)
+
+
+def test_heavily_corrupted_person_copies_still_meet() -> None:
+    """Other surname and birth year (marriage, typo): the given name + day/month or postcode keys remain."""
+    a = keys({"kind": "person", "first_name": "Emma", "last_name": "Louca", "birth_date": "1959-03-08",
+              "address": {"line1": "92 Cherry Pl", "postal_code": "3377", "city": "Berwick", "country": "AU"}})
+    b = keys({"kind": "person", "first_name": "Emma", "last_name": "Hughes", "birth_date": "1958-03-08"})
+    c = keys({"kind": "person", "first_name": "Emmk", "last_name": "Louca", "birth_date": "1999-01-01",
+              "address": {"postal_code": "3377", "country": "AU"}})
+    assert a & b and a & c
 
 
 def test_free_mail_domain_is_not_a_key() -> None:

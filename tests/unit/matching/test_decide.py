@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from matching import MatchEngine, MatchModel
 from matching.engine import probability_from_weight
 
@@ -23,6 +25,35 @@ def test_tf_adjustment_makes_common_values_weaker() -> None:
     assert smith.weight < rare.weight
     row = next(c for c in smith.comparisons if c.field == "last_name")
     assert row.weight < ENGINE.model.comparison("last_name").levels[1].log2_bayes_factor()
+
+
+def test_shipped_name_tables_weigh_common_names_less_and_cap_rare_ones() -> None:
+    """Default model: census name frequencies, no training; a rare or misspelt name gains at most
+    log2(u / floor) bits, a common one loses."""
+    def last_name_weight(name: str) -> float:
+        s = ENGINE.score(ENGINE.prepare(person("Ann", name)), ENGINE.prepare(person("Ann", name)))
+        return next(c.weight for c in s.comparisons if c.field == "last_name")
+
+    level = ENGINE.model.comparison("last_name").levels[1]
+    base = level.log2_bayes_factor()
+    floor = ENGINE.model.tf_min["last_name"]
+    assert last_name_weight("Smith") < base < last_name_weight("Zielinski")
+    assert abs(last_name_weight("Zielinski") - (base + math.log2(level.u / floor))) < 1e-9
+    assert last_name_weight("Zielinski") == last_name_weight("Zielinsky")  # unknown values share the floor
+    assert "smith" in ENGINE.model.to_json()["tf"]["last_name"]
+    assert MatchModel.from_json(ENGINE.model.to_json()).tf_min == ENGINE.model.tf_min
+
+
+def test_score_frame_applies_the_same_tf_floors_as_score() -> None:
+    from matching.engine import records_frame
+
+    pairs = [(person("Ann", "Smith", "1970-01-01"), person("Ann", "Smith", "1970-01-01")),
+             (person("Keelin", "Szepessy", "1970-01-01"), person("Keelin", "Szepessy", "1970-01-01"))]
+    left = records_frame([ENGINE.prepare(a) for a, _ in pairs])
+    right = records_frame([ENGINE.prepare(b) for _, b in pairs])
+    frame = ENGINE.score_frame(left, right)
+    for i, (a, b) in enumerate(pairs):
+        assert abs(frame["weight"].iloc[i] - ENGINE.score(ENGINE.prepare(a), ENGINE.prepare(b)).weight) < 1e-9
 
 
 def test_cluster_consistency_no_chaining() -> None:

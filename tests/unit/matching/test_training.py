@@ -42,11 +42,11 @@ def trained(data: list) -> MatchModel:
 
 
 def test_train_bumps_version_and_round_trips(trained: MatchModel) -> None:
-    assert trained.version == "customer-2"
-    assert trained.metadata["trained_from"] == "default-customer-1"
+    assert trained.version == "customer-3"
+    assert trained.metadata["trained_from"] == "default-customer-2"
     again = MatchModel.from_json(json.dumps(trained.to_json()))
     assert again.to_json() == trained.to_json()
-    assert train("customer", [], base=trained).version == "customer-3"
+    assert train("customer", [], base=trained).version == "customer-4"
 
 
 def test_probabilities_are_valid_and_data_driven(trained: MatchModel) -> None:
