@@ -147,13 +147,30 @@ def sweep_cmd(older_than: int | None, loop: bool) -> None:
 @click.option("--domain", required=True, type=click.Choice(["customer", "product", "price"]))
 @click.option("--batch-size", default=1000, show_default=True, type=int)
 @click.option("--strict", is_flag=True, help="exit non-zero when any row is rejected")
-def load(file: Path, source: str, domain: str, batch_size: int, strict: bool) -> None:
+@click.option("--bulk", is_flag=True, help="set-based initial load into an empty domain, one transaction "
+              "(falls back to the normal path when the domain already holds records)")
+def load(file: Path, source: str, domain: str, batch_size: int, strict: bool, bulk: bool) -> None:
     """Load a CSV or JSON-lines FILE of source records (progress bar; bad rows to a reject file)."""
     from tqdm import tqdm
 
     from mdm.loader import load_file
 
     settings = _settings()
+    if bulk:
+        from mdm.bulk import NotEmpty, bulk_load
+
+        try:
+            with tqdm(unit="rec", desc=f"bulk loading {file.name}", disable=None) as bar:
+                bulk_report = bulk_load(settings, file, source, domain, progress=bar)
+        except NotEmpty as exc:
+            click.echo(f"--bulk not used: {exc}; loading through the normal (streaming) path", err=True)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        else:
+            click.echo(json.dumps(bulk_report.to_json()))
+            if strict and bulk_report.rejected:
+                sys.exit(1)
+            return
     with tqdm(unit="rec", desc=f"loading {file.name}", disable=None) as bar:
         try:
             report = load_file(settings, file, source, domain, batch_size=batch_size, progress=bar)

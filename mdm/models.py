@@ -250,7 +250,11 @@ class OutboxEvent(SQLModel, table=True):
     """A golden change, written in the same transaction as the change (transactional outbox)."""
 
     __tablename__ = "outbox_event"
-    __table_args__ = (Index("ix_outbox_golden", "golden_id", "golden_version"),)
+    __table_args__ = (
+        Index("ix_outbox_golden", "golden_id", "golden_version"),
+        Index("ix_outbox_feed", "txid", "id"),
+        Index("ix_outbox_created", "created_at"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     event_id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), nullable=False, unique=True))

@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 def _preload(rules_dir: str | None) -> None:
     """Import and warm the pure libraries once in the parent, so every forked work-horse
     starts with them in (copy-on-write shared) memory instead of loading them per job."""
+    # the job modules too: importing SQLAlchemy, the models and the services costs ~1 s, and
+    # a work-horse that imports them itself pays that on every single job
+    import mdm.jobs  # noqa: F401
+    import mdm.publishing.jobs  # noqa: F401
+    import mdm.services.recompute  # noqa: F401
+    import mdm.services.resolve  # noqa: F401
+    import mdm.services.sweep  # noqa: F401
     from matching import MatchEngine
     from survivorship import load_rules
 

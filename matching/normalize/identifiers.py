@@ -6,6 +6,7 @@ ERP and CRM copies of one customer often carry the same mistyped number.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from stdnum.exceptions import ValidationError
@@ -20,8 +21,11 @@ _TAX_KINDS = ("vat", "tin", "ein", "abn", "acn", "gst", "bn", "uid", "ust", "cif
 _PERSON_KINDS = ("ssn", "tfn", "sin", "nino", "idnr", "personalid", "pesel", "bsn", "dni", "nif", "cpf", "id")
 
 
-def _validators(country: str, kinds: tuple[str, ...]) -> list[Any]:
-    modules = []
+@lru_cache(maxsize=512)
+def _validators(country: str, kinds: tuple[str, ...]) -> tuple[Any, ...]:
+    """stdnum modules for a country; cached, because the lookup imports and probes modules
+    and used to cost most of ``prepare``'s time."""
+    modules: list[Any] = []
     for kind in kinds:
         try:
             module = get_cc_module(country.lower(), kind)
@@ -29,7 +33,7 @@ def _validators(country: str, kinds: tuple[str, ...]) -> list[Any]:
             module = None
         if module is not None and module not in modules:
             modules.append(module)
-    return modules
+    return tuple(modules)
 
 
 def _normalize_id(value: Any, country: str | None, kinds: tuple[str, ...]) -> Cleaned:

@@ -31,6 +31,7 @@ from mdm.models import (
     SourceRecord,
     utcnow,
 )
+from mdm.publishing.trigger import after_outbox_write
 from mdm.services import golden as golden_service
 
 
@@ -131,6 +132,7 @@ def _retire_as_merged(
             payload=golden_service.golden_payload(golden, []), correlation_id=correlation_id, created_at=golden.updated_at,
         )
     )
+    after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
 
 
 def split(

@@ -29,11 +29,10 @@ def upgrade() -> None:
     if postgres:
         op.execute("UPDATE outbox_event SET txid = 0 WHERE txid IS NULL")
         op.execute("ALTER TABLE outbox_event ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)")
-        op.create_index("ix_outbox_feed", "outbox_event", ["txid", "id"])
-        op.create_index("ix_outbox_created", "outbox_event", ["created_at"])
-    else:
-        with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-            batch_op.create_index("ix_outbox_created", ["created_at"])
+    # (on SQLite txid stays NULL and the feed orders by id; the index is harmless there)
+    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_feed", ["txid", "id"])
+        batch_op.create_index("ix_outbox_created", ["created_at"])
 
     op.create_table(
         "subscription",
@@ -96,8 +95,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("delivery")
     op.drop_table("subscription")
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_outbox_feed", table_name="outbox_event")
     with op.batch_alter_table("outbox_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_feed")
         batch_op.drop_index("ix_outbox_created")
         batch_op.drop_column("txid")

