@@ -10,6 +10,7 @@ from flask import request
 from marshmallow import RAISE, Schema, ValidationError, validate, validates_schema
 from marshmallow import fields as f
 
+from mdm.canonical import nul_paths
 from mdm.errors import BadRequest, InvalidInput
 
 SOURCE_ID = validate.Regexp(r"^[^\x00-\x1f\x7f]{1,255}$", error="1 to 255 characters, no control characters.")
@@ -63,6 +64,14 @@ def json_body() -> Any:
         raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object", code="not_an_object")
+    nul = nul_paths(body)
+    if nul:
+        # PostgreSQL cannot store U+0000 in text or JSONB: refuse it here for every endpoint
+        raise InvalidInput(
+            "NUL characters (\\u0000) are not allowed",
+            details={"fields": {p: ["contains a NUL character"] for p in nul}},
+            code="nul_character",
+        )
     return body
 
 

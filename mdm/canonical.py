@@ -159,3 +159,20 @@ def _infer_kind(data: dict[str, Any]) -> str:
     if data.get("name") and not (data.get("first_name") or data.get("last_name")):
         return "organization"
     return "person" if (data.get("first_name") or data.get("last_name")) else "organization"
+
+
+def nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character hides in a payload (keys included): PostgreSQL stores none."""
+    if isinstance(value, str):
+        return [path or "(value)"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                found.append(here)
+            found += nul_paths(item, here)
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in nul_paths(item, f"{path}[{i}]")]
+    return []

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from mdm.canonical import validate_fields
+from mdm.canonical import nul_paths, validate_fields
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
 from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, utcnow
@@ -73,7 +73,18 @@ def check_domain(domain: str) -> None:
 
 
 def canonicalize(system: SourceSystem, domain: str, change: Change) -> tuple[str, dict[str, Any]]:
-    """Map the payload with the source's mapping and validate it; deletions need no fields."""
+    """Map the payload with the source's mapping and validate it; deletions need no fields.
+
+    NUL characters are refused: PostgreSQL cannot store them in text or JSONB, and no real
+    name or address contains one. Other control characters are kept and normalized away by
+    ``matching``.
+    """
+    nul = nul_paths(change.fields)
+    if nul:
+        raise InvalidInput(
+            "NUL characters (\\u0000) are not allowed in values or field names",
+            details={"fields": {p: ["contains a NUL character"] for p in nul}},
+        )
     mapping = select_mapping(system.kind, domain, change.fields, change.object)
     if change.deleted and not change.fields:
         return mapping.object, {}

@@ -293,8 +293,10 @@ def _resolve_price(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any],
 
     product_golden = _product_golden_id(uow, record)
     warnings = [] if product_golden else [f"product {record.fields.get('product')!r} is not known yet from {record.source!r}"]
-    key = "price:" + "|".join(str(part) for part in price_key(record.fields, product_golden or f"unresolved:{record.source}:{record.fields.get('product')}"))
-    key = key[:200]
+    parts = price_key(record.fields, product_golden or f"unresolved:{record.source}:{record.fields.get('product')}")
+    key = ("price:" + "|".join(str(part) for part in parts))[:200]
+    # the series (everything but valid_from) is indexed too, to find overlapping periods
+    series_key = ("price_series:" + "|".join(str(part) for part in parts[:4]))[:200]
     lock_keys(uow, record.domain, [key])
     others = candidate_members(uow, record, [key])
     current = record.golden_id
@@ -305,18 +307,56 @@ def _resolve_price(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any],
         golden = golden_service.new_golden(uow, record.domain)
         locked[golden.id] = golden
         target = golden.id
+    conflicts = _price_conflicts(uow, record, series_key, parts)
+    warnings += [
+        f"validity overlaps price record {c['other_record_id']} from {c['overlap_from']} to {c['overlap_to']}" for c in conflicts
+    ]
     record.prepared = {"values": {"price_key": key, "product_golden_id": product_golden}, "flags": {}, "warnings": warnings}
     record.golden_id = target
     record.match_status = "linked" if others else "new"
     record.match_probability = 1.0 if others else None
-    record.match_explanation = {"action": "link" if others else "new", "keyed_on": key, "warnings": warnings, "decided_at": utcnow().isoformat()}
+    record.match_explanation = {
+        "action": "link" if others else "new",
+        "keyed_on": key,
+        "conflicts": conflicts,
+        "warnings": warnings,
+        "decided_at": utcnow().isoformat(),
+    }
     record.model_version = "price-key-1"
     record.warnings = warnings or None
     _mark_resolved(uow, record)
-    replace_keys(uow, record, [key])
+    replace_keys(uow, record, [key, series_key])
     uow.session.flush()
     changed = [g for g in sorted(touched | {target}) if golden_service.recompute(uow, locked[g], cause, correlation_id=correlation_id).changed]
     return ResolveOutcome(record.id or 0, "link" if others else "new", target, changed)
+
+
+def _price_conflicts(uow: UnitOfWork, record: SourceRecord, series_key: str, parts: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Other live prices of the same series (list, product, currency, min quantity) whose
+    validity period overlaps this one's: the ERP would not know which applies, so the
+    conflict is reported on the record for a steward (found by an index probe on the series)."""
+    from matching.prices import find_overlaps, price_key
+
+    rows = uow.session.execute(
+        sa_select(SourceRecord.id, SourceRecord.fields, SourceRecord.prepared)
+        .join(MatchKey, MatchKey.source_record_id == SourceRecord.id)
+        .where(
+            MatchKey.domain == "price", MatchKey.key == series_key,
+            SourceRecord.id != record.id, SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
+        )
+        .limit(MAX_BLOCK_SIZE)
+    ).all()
+    if not rows:
+        return []
+    periods = [{"id": record.id, "key": parts, "valid_to": record.fields.get("valid_to")}]
+    for other_id, fields, prepared in rows:
+        product = ((prepared or {}).get("values") or {}).get("product_golden_id") or parts[1]
+        periods.append({"id": other_id, "key": price_key(fields, product), "valid_to": fields.get("valid_to")})
+    return [
+        {"other_record_id": c["ids"][1] if c["ids"][0] == record.id else c["ids"][0], "overlap_from": c["overlap_from"], "overlap_to": c["overlap_to"]}
+        for c in find_overlaps(periods)
+        if record.id in c["ids"]
+    ]
 
 
 def _candidate_json(candidate: Any) -> dict[str, Any]:
