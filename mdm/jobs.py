@@ -11,10 +11,12 @@ import traceback
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
 
 from mdm import runtime
-from mdm.db import UnitOfWork
+from mdm.db import UnitOfWork, get_engine
 from mdm.models import SourceRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,20 +35,45 @@ def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None
     failures: list[str] = []
     from mdm.services.resolve import resolve_one
 
-    for record_id in record_ids:
-        try:
-            with UnitOfWork(settings) as uow:
-                outcome = resolve_one(uow, int(record_id), correlation_id=correlation_id)
-                uow.commit()
-            counts["skipped" if outcome.skipped else "resolved"] += 1
-        except Exception as exc:  # noqa: BLE001 - recorded on the record, then re-raised below
-            log.exception("resolve failed for record %s", record_id)
-            counts["failed"] += 1
-            failures.append(f"{record_id}: {exc!r}")
-            _record_failure(int(record_id), traceback.format_exc())
+    # one connection for the whole chunk (still one transaction per record): no pool checkout
+    # and pre-ping per record, and psycopg's prepared statements stay on one connection.
+    # After a failure the connection is dropped and a fresh one (pre-pinged) is taken.
+    engine = get_engine(settings.database_url)
+    conn: Connection | None = None
+    try:
+        for record_id in record_ids:
+            if conn is None:
+                conn = engine.connect()
+                factory = sessionmaker(bind=conn, expire_on_commit=False, class_=Session)
+            try:
+                with UnitOfWork(settings, factory) as uow:
+                    outcome = resolve_one(uow, int(record_id), correlation_id=correlation_id)
+                    uow.commit()
+                counts["skipped" if outcome.skipped else "resolved"] += 1
+            except Exception as exc:  # noqa: BLE001 - recorded on the record, then re-raised below
+                log.exception("resolve failed for record %s", record_id)
+                counts["failed"] += 1
+                failures.append(f"{record_id}: {exc!r}")
+                _discard(conn)
+                conn = None
+                _record_failure(int(record_id), traceback.format_exc())
+    finally:
+        _discard(conn)
     if failures:
         raise RecordsFailed(f"{len(failures)} of {len(record_ids)} records failed: " + "; ".join(failures[:5]))
     return counts
+
+
+def _discard(conn: Connection | None) -> None:
+    """Close a job connection; a broken one is invalidated rather than returned to the pool."""
+    if conn is None:
+        return
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.close()
+    except Exception:  # noqa: BLE001 - the connection is unusable; make sure the pool forgets it
+        conn.invalidate()
 
 
 def _record_failure(record_id: int, error: str) -> None:

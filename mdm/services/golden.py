@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
@@ -50,6 +51,18 @@ def members_of(uow: UnitOfWork, golden_id: str) -> list[SourceRecord]:
             .order_by(SourceRecord.id)
         ).all()
     )
+
+
+def _members_and_override_flag(uow: UnitOfWork, golden_id: str) -> tuple[list[SourceRecord], bool]:
+    """:func:`members_of` plus whether the golden has any steward override, in one statement
+    (overrides are rare: they are loaded only when the flag says so)."""
+    has_override = sa_select(GoldenOverride.golden_id).where(GoldenOverride.golden_id == golden_id).exists()
+    rows = uow.session.execute(
+        sa_select(SourceRecord, has_override.label("has_override"))
+        .where(SourceRecord.golden_id == golden_id, SourceRecord.deleted.is_(False))  # type: ignore[union-attr]
+        .order_by(SourceRecord.id)  # type: ignore[arg-type]
+    ).all()
+    return [row[0] for row in rows], bool(rows and rows[0][1])
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -105,14 +118,14 @@ def recompute(
     The caller must hold the golden's row lock (:func:`lock_goldens` or a fresh insert).
     A golden left without members is retired (its id is never reused).
     """
-    members = members_of(uow, golden.id)
+    members, has_overrides = _members_and_override_flag(uow, golden.id)
     member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
     engine, rules_hash = survivorship_engine(golden.domain, uow.settings.rules_dir)
     if members:
         overrides = {
             o.field: Override(field=o.field, value=o.value, pinned_by=o.pinned_by, pinned_at=o.pinned_at)
             for o in uow.session.exec(select(GoldenOverride).where(GoldenOverride.golden_id == golden.id)).all()
-        }
+        } if has_overrides else {}
         result = engine.build([to_member(m) for m in members], overrides).to_json()
         fields, lineage = result["fields"], result["lineage"]
         status = golden.status if golden.status == "merged" else "active"
@@ -124,14 +137,14 @@ def recompute(
     approval = "pending_review" if any(m.match_status == "review" for m in members) else (
         golden.approval if golden.approval == "pending_onboarding" else "approved"
     )
-    previous = _latest_members(uow, golden)
     changed = (
         golden.version == 0
         or fields != golden.fields
         or lineage != golden.lineage
         or status != golden.status
         or approval != golden.approval
-        or member_refs != previous
+        # the stored member list is read only when nothing else already tells a change
+        or member_refs != _latest_members(uow, golden)
     )
     if not changed:
         return Recomputed(golden.id, False, golden.version, None)

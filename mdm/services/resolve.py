@@ -138,6 +138,66 @@ def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) ->
     return members
 
 
+#: PostgreSQL: oversized keys, steward exclusions and candidate members in ONE round trip. The
+#: text is constant (keys travel as an array), so psycopg prepares it after a few executions.
+#: Rows: (0, oversized key), (1, excluded golden), (2, golden id, member id, prepared), ordered
+#: like :func:`candidate_members` (golden id, newest member first). Same filters as
+#: :func:`_oversized_keys`, :func:`candidate_members` and :func:`excluded_goldens`.
+_PG_LOOKUP = text(f"""
+WITH k AS (SELECT DISTINCT unnest(CAST(:keys AS varchar[])) AS key),
+sizes AS MATERIALIZED (
+    SELECT k.key, (SELECT count(*) FROM (SELECT 1 FROM match_key m
+                   WHERE m.domain = :domain AND m.key = k.key LIMIT {MAX_BLOCK_SIZE + 1}) AS l) AS n
+    FROM k),
+g AS (
+    SELECT DISTINCT sr.golden_id FROM source_record sr
+    WHERE sr.id IN (SELECT m.source_record_id FROM match_key m JOIN sizes s ON s.key = m.key
+                    WHERE m.domain = :domain AND s.n <= {MAX_BLOCK_SIZE})
+      AND sr.id <> :rid AND sr.golden_id IS NOT NULL AND sr.deleted IS false)
+SELECT 0 AS kind, s.key AS value, CAST(NULL AS bigint) AS member_id, CAST(NULL AS jsonb) AS prepared
+  FROM sizes s WHERE s.n > {MAX_BLOCK_SIZE}
+UNION ALL
+SELECT 1, ml.golden_id, NULL, NULL FROM match_label ml
+ WHERE ml.source_record_id = :rid AND ml.is_match IS false AND ml.record_hash = :hash
+UNION ALL
+SELECT 2, sr.golden_id, sr.id, sr.prepared FROM source_record sr
+ WHERE sr.golden_id IN (SELECT golden_id FROM g) AND sr.id <> :rid AND sr.deleted IS false
+   AND sr.prepared IS NOT NULL
+ORDER BY 1, 2, 3 DESC
+""")
+
+
+def lookup_candidates(
+    uow: UnitOfWork, record: SourceRecord, keys: list[str]
+) -> tuple[set[str], dict[str, list[dict[str, Any]]], frozenset[str]]:
+    """(oversized keys, candidate members by golden, excluded goldens) for ``record``.
+
+    One statement on PostgreSQL; elsewhere :func:`_oversized_keys`, :func:`candidate_members`
+    and :func:`excluded_goldens` (same results). Call it after :func:`lock_keys`: the statement's
+    snapshot must be taken once the key locks are held.
+    """
+    if uow.dialect != "postgresql":
+        oversized = _oversized_keys(uow, record.domain, keys)
+        candidates = candidate_members(uow, record, [k for k in keys if k not in oversized])
+        return oversized, candidates, excluded_goldens(uow, record)
+    oversized: set[str] = set()
+    excluded: set[str] = set()
+    members: dict[str, list[dict[str, Any]]] = {}
+    rows = uow.session.execute(
+        _PG_LOOKUP, {"keys": list(keys), "domain": record.domain, "rid": record.id, "hash": record.content_hash}
+    ).all()
+    for kind, value, _member_id, prepared in rows:
+        if kind == 0:
+            oversized.add(value)
+        elif kind == 1:
+            excluded.add(value)
+        else:
+            bucket = members.setdefault(value or "", [])
+            if len(bucket) < MAX_MEMBERS_PER_GOLDEN:
+                bucket.append(prepared)
+    return oversized, members, frozenset(excluded)
+
+
 def excluded_goldens(uow: UnitOfWork, record: SourceRecord) -> frozenset[str]:
     """Goldens a steward said this record is not part of, while the record is unchanged."""
     return frozenset(
@@ -186,15 +246,13 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
     prepared = engine.prepare(record.fields)
     keys = sorted(set(engine.blocking_keys(prepared)))
     lock_keys(uow, record.domain, keys)
-    oversized = _oversized_keys(uow, record.domain, keys)
-    usable = [k for k in keys if k not in oversized]
-    candidates = candidate_members(uow, record, usable)
+    oversized, candidates, excluded = lookup_candidates(uow, record, keys)
     from matching import PreparedRecord
 
     decision = engine.decide(
         prepared,
         {gid: [PreparedRecord.from_json(m or {}) for m in ms] for gid, ms in candidates.items()},
-        excluded=excluded_goldens(uow, record),
+        excluded=excluded,
     )
     warnings = list(prepared.warnings) + list(decision.warnings)
     warnings += [f"blocking key {k!r} skipped: shared by more than {MAX_BLOCK_SIZE} records" for k in sorted(oversized)]
@@ -392,12 +450,20 @@ def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str) -> N
             .returning(BatchItem.batch_id)
         ).scalars()
     )
-    for batch_id in sorted(batch_ids):
-        pending = uow.session.execute(
-            sa_select(func.count()).select_from(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
-        ).scalar_one()
-        if pending == 0:
-            uow.session.execute(update(Batch).where(Batch.id == batch_id).values(finished_at=utcnow()))
+    if not batch_ids:
+        return
+    # one statement for all batches: close those with no pending item left (same test as a count)
+    still_pending = (
+        sa_select(BatchItem.batch_id)
+        .where(BatchItem.batch_id == Batch.id, BatchItem.status == "pending")
+        .exists()
+    )
+    uow.session.execute(
+        update(Batch)
+        .where(Batch.id.in_(sorted(batch_ids)), ~still_pending)  # type: ignore[attr-defined]
+        .values(finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:

@@ -2,7 +2,8 @@
 candidate goldens or of their members.
 
 Counted with SQLAlchemy's ``before_cursor_execute`` on the engine around ``resolve_one`` in its
-own unit of work (the worker's per-record transaction). About 19 statements on PostgreSQL today.
+own unit of work (the worker's per-record transaction): 15 statements on PostgreSQL (one combined
+candidate lookup), 17 on SQLite (oversized keys, candidates and exclusions are three statements there).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from mdm.services.resolve import resolve_one
 from mdm.settings import Settings
 from tests.conftest import truncate
 
-#: Generous ceiling; the point of the test is the *equality* across candidate counts below.
-MAX_STATEMENTS_PER_RECORD = 30
+#: What the real-time path costs today (was 21 on PostgreSQL, 20 on SQLite); the other point of
+#: the test is the *equality* across candidate counts below.
+MAX_STATEMENTS_PER_RECORD = {"sqlite": 17, "postgresql": 15}
 
 
 def person(i: int, variant: int = 0) -> dict[str, Any]:
@@ -96,6 +98,7 @@ def test_statements_per_record_do_not_grow_with_candidates(settings: Settings) -
         probe = store(settings, truncate_prefix + "probe", [person(0, variant=3)])
         counts[(goldens, members)] = count_resolve(settings, probe[0])
     print("statements per resolved record", settings.database_url.split(":")[0], counts)
-    assert all(n <= MAX_STATEMENTS_PER_RECORD for n in counts.values()), counts
+    bound = MAX_STATEMENTS_PER_RECORD["sqlite" if settings.database_url.startswith("sqlite") else "postgresql"]
+    assert all(n <= bound for n in counts.values()), counts
     # the no-N+1 property: 12 candidate goldens with 4 members each cost what 1 golden costs
     assert len(set(counts.values())) == 1, counts
