@@ -359,8 +359,10 @@ def _write(
         number, fields, lineage = numbers.get(c, (None, fields, lineage))
         approval = "pending_review" if any(clustering.decisions[m].action == "review" for m in members) else "approved"
         gid = golden_ids[c]
-        golden = GoldenRecord(id=gid, domain=domain, status="active", approval=approval, fields=fields, lineage=lineage,
-                              version=1, account_number=number, rules_hash=rules_hash, created_at=now, updated_at=now)
+        # a plain namespace, not a GoldenRecord: building 100,000 SQLModel instances only to read
+        # their attributes back cost ~6 % of the bulk load (profiled at 20,000 records)
+        golden = SimpleNamespace(id=gid, domain=domain, status="active", approval=approval, fields=fields,
+                                 version=1, account_number=number, merged_into=None, updated_at=now)
         refs = [SimpleNamespace(source=source, source_id=records[m].source_id) for m in members]
         golden_rows.append({"id": gid, "domain": domain, "status": "active", "merged_into": None, "approval": approval,
                             "fields": fields, "lineage": lineage, "version": 1, "account_number": number,
