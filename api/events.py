@@ -12,14 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlmodel import select
 
 from api.auth import principal, require
 from mdm.db import UnitOfWork
-from mdm.errors import InvalidInput, NotFound
-from mdm.models import OutboxEvent
+from mdm.errors import InvalidInput
 from mdm.publishing.deliveries import delivery_json, list_deliveries
 from mdm.publishing.feed import decode_cursor, position_of, read_page
+from mdm.publishing.feed import get_event as find_event
 from mdm.publishing.messages import feed_entry
 from mdm.publishing.metrics import registry_for
 from mdm.publishing.subscriptions import list_subscriptions
@@ -62,18 +61,11 @@ def feed() -> Any:
     return jsonify({"events": entries, "next_cursor": page.next.encode(), "has_more": page.has_more})
 
 
-def _event(uow: UnitOfWork, event_id: str) -> OutboxEvent:
-    event = uow.session.exec(select(OutboxEvent).where(OutboxEvent.event_id == event_id)).first()
-    if event is None:
-        raise NotFound(f"no event {event_id!r}", details={"event_id": event_id})
-    return event
-
-
 @bp.get("/events/<event_id>")
 @require("subscriber", "steward")
 def get_event(event_id: str) -> Any:
     with UnitOfWork(_settings()) as uow:
-        event = _event(uow, event_id)
+        event = find_event(uow, event_id)
         return jsonify(feed_entry(event, position_of(event).encode()))
 
 
@@ -83,7 +75,7 @@ def event_deliveries(event_id: str) -> Any:
     """Delivery status of one event for every subscription the caller may see."""
     who = principal()
     with UnitOfWork(_settings()) as uow:
-        _event(uow, event_id)
+        find_event(uow, event_id)
         visible = None if who.role in ("admin", "steward") else [s.id for s in list_subscriptions(uow, who)]
         rows = list_deliveries(uow, subscription_ids=visible, event_id=event_id, limit=1000)
         return jsonify({"event_id": event_id, "deliveries": [delivery_json(d) for d in rows]})

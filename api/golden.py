@@ -13,7 +13,6 @@ from api.auth import principal, require
 from api.schemas import json_body
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput
-from mdm.services import history as history_service
 from mdm.services import lifecycle, overrides, queries
 
 bp = Blueprint("golden", __name__)
@@ -68,15 +67,12 @@ def _as_of() -> datetime | None:
 def get_golden(domain: str, golden_id: str) -> Any:
     moment = _as_of()
     with _uow() as uow:
+        if moment is not None:
+            return jsonify(queries.golden_as_of(uow, domain, golden_id, moment))
         golden = queries.resolve_golden_id(uow, domain, golden_id)
-        if golden.id != golden_id and moment is None:
+        if golden.id != golden_id:
             # a merged-away id redirects to its survivor; clients following redirects just work
             return redirect(url_for(".get_golden", domain=domain, golden_id=golden.id), code=308)
-        if moment is not None:
-            from mdm.models import GoldenRecord
-
-            original = uow.session.get(GoldenRecord, golden_id) or golden
-            return jsonify(history_service.as_of(uow, original, moment))
         return jsonify(queries.golden_json(uow, golden))
 
 
@@ -84,12 +80,7 @@ def get_golden(domain: str, golden_id: str) -> Any:
 @require("source", "steward", "subscriber")
 def get_history(domain: str, golden_id: str) -> Any:
     with _uow() as uow:
-        from mdm.models import GoldenRecord
-
-        queries.resolve_golden_id(uow, domain, golden_id)  # 404 for unknown ids or domains
-        golden = uow.session.get(GoldenRecord, golden_id)
-        assert golden is not None
-        return jsonify({"id": golden.id, "domain": domain, "versions": history_service.history(uow, golden)})
+        return jsonify(queries.golden_history(uow, domain, golden_id))
 
 
 @bp.post("/golden/<domain>/merge")

@@ -74,27 +74,25 @@ def get_item(domain: str, item_id: str) -> Any:
         return jsonify(steward.get_item(uow, domain, _item_id(item_id)))
 
 
-@bp.post("/review/<domain>/<item_id>/approve")
-@require("steward")
-def approve(domain: str, item_id: str) -> Any:
+def _decide(domain: str, item_id: str, decision: Any) -> Any:
+    """Approve and reject alike: decide in one transaction, answer with the item as it now is."""
     body = _decision_body()
     number = _item_id(item_id)
     with _uow() as uow:
-        result = steward.approve(uow, domain, number, actor=_actor(), note=body["note"])
+        result = decision(uow, domain, number, actor=_actor(), note=body["note"])
         uow.commit()
     with _uow() as uow:
         doc = steward.get_item(uow, domain, number)
     return jsonify({**doc, "golden_id": result.golden_id, "merged": result.merged})
 
 
+@bp.post("/review/<domain>/<item_id>/approve")
+@require("steward")
+def approve(domain: str, item_id: str) -> Any:
+    return _decide(domain, item_id, steward.approve)
+
+
 @bp.post("/review/<domain>/<item_id>/reject")
 @require("steward")
 def reject(domain: str, item_id: str) -> Any:
-    body = _decision_body()
-    number = _item_id(item_id)
-    with _uow() as uow:
-        result = steward.reject(uow, domain, number, actor=_actor(), note=body["note"])
-        uow.commit()
-    with _uow() as uow:
-        doc = steward.get_item(uow, domain, number)
-    return jsonify({**doc, "golden_id": result.golden_id, "merged": False})
+    return _decide(domain, item_id, steward.reject)

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from matching import MatchEngine, MatchModel
 from mdm.models import MatchModelRow
-from survivorship import RuleSet, SurvivorshipEngine, load_rules
+from survivorship import SurvivorshipEngine, load_rules
 
 MODEL_RECHECK_SECONDS = 30.0
 #: Domains matched fuzzily; prices are keyed (see ``mdm.services.resolve``).
@@ -50,16 +50,12 @@ def survivorship_engine(domain: str, rules_dir: str | None = None) -> tuple[Surv
     """
     # a rules directory may override only some domains; the others use the shipped files
     rules = load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
-    fingerprint = rules_fingerprint(rules)
+    fingerprint = rules.fingerprint
     key = (domain, rules_dir)
     cached = _rules_cache.get(key)
     if cached is None or cached[1] != fingerprint:
         cached = _rules_cache[key] = (SurvivorshipEngine(rules), fingerprint)
     return cached
-
-
-def rules_fingerprint(rules: RuleSet) -> str:
-    return rules.fingerprint
 
 
 def check_all_rules(rules_dir: str | None) -> None:

@@ -18,6 +18,13 @@ class DomainError(Exception):
         if code:
             self.code = code
 
+    @property
+    def reason(self) -> Any:
+        """What to report per record: the per-field problems when there are any, else the message."""
+        if isinstance(self.details, dict) and "fields" in self.details:
+            return self.details["fields"]
+        return self.message
+
 
 class BadRequest(DomainError):
     status = 400

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from mdm.db import UnitOfWork
-from mdm.errors import DomainError
 from mdm.services.ingest import Change, accept_batch
 from mdm.settings import Settings
 
@@ -29,6 +28,33 @@ class Row:
     line: int
     change: Change | None
     error: str | None = None
+
+
+class RejectFile:
+    """``FILE.rejects.jsonl`` beside the input: one JSON line (line number, error) per bad row,
+    created only when the first row is rejected. Both loaders (streaming and ``--bulk``) use it."""
+
+    def __init__(self, source: Path) -> None:
+        self.path = source.with_name(source.name + ".rejects.jsonl")
+        self.count = 0
+        self._handle: Any = None
+
+    def write(self, line: int, error: Any) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("w", encoding="utf-8")
+        self._handle.write(json.dumps({"line": line, "error": error}, default=str) + "\n")
+        self.count += 1
+
+    @property
+    def written(self) -> str | None:
+        return str(self.path) if self._handle is not None else None
+
+    def __enter__(self) -> RejectFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 @dataclass
@@ -113,16 +139,8 @@ def load_file(
     from mdm.jobs import enqueue_resolve
 
     report = LoadReport()
-    reject_path = path.with_name(path.name + ".rejects.jsonl")
-    rejects = None
-
-    def reject(line: int, error: Any) -> None:
-        nonlocal rejects
-        if rejects is None:
-            rejects = reject_path.open("w", encoding="utf-8")
-            report.reject_file = str(reject_path)
-        rejects.write(json.dumps({"line": line, "error": error}, default=str) + "\n")
-        report.rejected += 1
+    rejects = RejectFile(path)
+    reject = rejects.write
 
     def flush(rows: list[Row]) -> None:
         latest: dict[str, Row] = {}
@@ -143,7 +161,7 @@ def load_file(
         if to_resolve:
             enqueue_resolve(to_resolve, correlation_id=f"load:{path.name}")
 
-    try:
+    with rejects:
         pending: list[Row] = []
         for row in read_rows(path):
             report.total += 1
@@ -158,9 +176,5 @@ def load_file(
                 pending = []
         if pending:
             flush(pending)
-    except DomainError:
-        raise
-    finally:
-        if rejects is not None:
-            rejects.close()
+    report.rejected, report.reject_file = rejects.count, rejects.written
     return report

@@ -49,7 +49,7 @@ from mdm.bulk.cluster import Clustering, cluster_records, explain, resolved_clus
 from mdm.db import UnitOfWork
 from mdm.engines import match_engine, survivorship_engine
 from mdm.errors import InvalidInput
-from mdm.loader import read_rows
+from mdm.loader import RejectFile, read_rows
 from mdm.models import (
     GoldenRecord,
     GoldenVersion,
@@ -57,9 +57,10 @@ from mdm.models import (
     OutboxEvent,
     ReviewItem,
     SourceRecord,
+    as_utc,
     utcnow,
 )
-from mdm.services.golden import as_utc, golden_payload
+from mdm.services.golden import golden_payload
 from mdm.services.ingest import Change, canonicalize, check_domain, content_hash, get_source
 from mdm.settings import Settings
 from mdm.source_mapping import normalize_source_id
@@ -183,23 +184,15 @@ def bulk_load(
 
 def _read(path: Path, system: Any, domain: str, engine: MatchEngine, report: BulkReport, progress: Any) -> list[_Rec]:
     """Stream, map, validate, prepare and key the file a chunk at a time; write the reject file."""
-    reject_path = path.with_name(path.name + ".rejects.jsonl")
-    rejects = None
+    rejects = RejectFile(path)
+    reject = rejects.write
     records: list[_Rec] = []
     position: dict[str, int] = {}
-
-    def reject(line: int, error: Any) -> None:
-        nonlocal rejects
-        if rejects is None:
-            rejects = reject_path.open("w", encoding="utf-8")
-            report.reject_file = str(reject_path)
-        rejects.write(json.dumps({"line": line, "error": error}, default=str) + "\n")
-        report.rejected += 1
 
     def count(outcome: str) -> None:
         report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
 
-    try:
+    with rejects:
         for chunk in _chunks(read_rows(path), CHUNK_ROWS):
             for row in chunk:
                 report.total += 1
@@ -212,7 +205,7 @@ def _read(path: Path, system: Any, domain: str, engine: MatchEngine, report: Bul
                 try:
                     object_type, fields = canonicalize(system, domain, change)
                 except InvalidInput as exc:
-                    reject(row.line, exc.details.get("fields", exc.message) if isinstance(exc.details, dict) else exc.message)
+                    reject(row.line, exc.reason)
                     continue
                 prepared = engine.prepare(fields) if not change.deleted else PreparedRecord(domain, {}, {}, [])
                 rec = _Rec(row.line, source_id, object_type, change.fields, fields,
@@ -230,9 +223,7 @@ def _read(path: Path, system: Any, domain: str, engine: MatchEngine, report: Bul
                     count("replaced")
             if progress is not None:
                 progress.update(len(chunk))
-    finally:
-        if rejects is not None:
-            rejects.close()
+    report.rejected, report.reject_file = rejects.count, rejects.written
     return records
 
 
@@ -407,7 +398,7 @@ def _account_numbers(
     Same rule and lineage as ``golden._with_account_number`` / ``account_numbers.assign``; the hub
     numbers are drawn in one statement.
     """
-    from mdm.services.account_numbers import number_format
+    from mdm.services.account_numbers import number_format, with_hub_number
 
     held: set[str] = set()
     plan: list[tuple[int, str | None, bool]] = []  # cluster, erp number, uses the erp number
@@ -424,12 +415,8 @@ def _account_numbers(
     for (c, erp, ok), (_, fields, lineage, _) in zip(plan, built, strict=True):
         number = erp if ok else fmt.format(seq=next(sequence))
         if number != erp:
-            entry = {"value": number, "rule": "hub_assigned" if not erp else "kept_on_conflict", "source": None,
-                     "source_id": None, "record_id": None, "updated_at": None,
-                     "ineligible": (lineage.get("account_number") or {}).get("ineligible", []), "alternatives": []}
-            if erp:
-                entry["warning"] = f"ERP account number {erp!r} is already held by another golden; kept {number!r}"
-            fields, lineage = {**fields, "account_number": number}, {**lineage, "account_number": entry}
+            warning = f"ERP account number {erp!r} is already held by another golden; kept {number!r}" if erp else None
+            fields, lineage = with_hub_number(fields, lineage, number, erp, warning)
         out[c] = (number, fields, lineage)  # type: ignore[assignment]
     return out
 

@@ -237,7 +237,7 @@ def next_due(uow: UnitOfWork, subscription_id: str) -> datetime | None:
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    from mdm.services.ingest import as_utc
+    from mdm.models import as_utc
 
     return as_utc(value).isoformat()
 

@@ -28,7 +28,7 @@ from sqlalchemy import and_, or_, text, tuple_
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
-from mdm.errors import InvalidInput
+from mdm.errors import InvalidInput, NotFound
 from mdm.models import OutboxEvent
 
 START = (0, 0)
@@ -64,6 +64,14 @@ def decode_cursor(cursor: str | None) -> Position:
     if position.txid < 0 or position.id < 0:
         raise InvalidInput("invalid cursor", details={"after": cursor})
     return position
+
+
+def get_event(uow: UnitOfWork, event_id: str) -> OutboxEvent:
+    """One outbox event by its public id (404 when unknown)."""
+    event = uow.session.exec(select(OutboxEvent).where(OutboxEvent.event_id == event_id)).first()
+    if event is None:
+        raise NotFound(f"no event {event_id!r}", details={"event_id": event_id})
+    return event
 
 
 def position_of(event: OutboxEvent) -> Position:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from mdm import runtime
 from mdm.db import UnitOfWork
-from mdm.models import utcnow
+from mdm.models import as_utc, utcnow
 from mdm.publishing import deliveries, webhook
 from mdm.publishing.config import PublishSettings
 from mdm.publishing.fanout import fanout_all, fanout_subscription
@@ -34,7 +34,6 @@ from mdm.publishing.trigger import (
     schedule,
     schedule_drain,
 )
-from mdm.services.ingest import as_utc
 from mdm.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from mdm.models import OutboxEvent
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
-    from mdm.services.ingest import as_utc
+    from mdm.models import as_utc
 
     return as_utc(value).isoformat()
 

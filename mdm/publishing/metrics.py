@@ -27,9 +27,8 @@ from sqlalchemy import case, func, tuple_
 from sqlalchemy import select as sa_select
 
 from mdm.db import UnitOfWork
-from mdm.models import OutboxEvent, utcnow
+from mdm.models import OutboxEvent, as_utc, utcnow
 from mdm.publishing.models import DELIVERED, PENDING, Delivery, Subscription
-from mdm.services.ingest import as_utc
 from mdm.settings import Settings
 
 

@@ -11,6 +11,7 @@ gap-tolerant, and safe under concurrency without serializing workers.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sqlalchemy import insert, select, text, update
 
@@ -50,3 +51,18 @@ def assign(uow: UnitOfWork, golden: GoldenRecord, erp_number: str | None) -> str
     if golden.account_number is None:
         golden.account_number = number_format().format(seq=next_sequence(uow))
     return None
+
+
+def with_hub_number(
+    fields: dict[str, Any], lineage: dict[str, Any], number: str, erp_number: Any, warning: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The golden's fields and lineage when its number is not the ERP's survived value: the
+    hub assigned one (no ERP number) or kept its own (the ERP's was held by another golden)."""
+    entry: dict[str, Any] = {
+        "value": number, "rule": "hub_assigned" if not erp_number else "kept_on_conflict",
+        "source": None, "source_id": None, "record_id": None, "updated_at": None,
+        "ineligible": (lineage.get("account_number") or {}).get("ineligible", []), "alternatives": [],
+    }
+    if warning:
+        entry["warning"] = warning
+    return {**fields, "account_number": number}, {**lineage, "account_number": entry}

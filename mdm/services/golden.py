@@ -9,7 +9,6 @@ the same transaction, so nothing is published that was not committed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -17,7 +16,7 @@ from sqlmodel import select
 
 from mdm.db import UnitOfWork
 from mdm.engines import survivorship_engine
-from mdm.models import GoldenOverride, GoldenRecord, GoldenVersion, OutboxEvent, SourceRecord, utcnow
+from mdm.models import GoldenOverride, GoldenRecord, GoldenVersion, OutboxEvent, SourceRecord, as_utc, utcnow
 from mdm.publishing.trigger import after_outbox_write
 from survivorship import Member, Override
 
@@ -65,11 +64,6 @@ def _members_and_override_flag(uow: UnitOfWork, golden_id: str) -> tuple[list[So
     return [row[0] for row in rows], bool(rows and rows[0][1])
 
 
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything the hub stores is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def to_member(record: SourceRecord) -> Member:
     flags = (record.prepared or {}).get("flags") or {}
     return Member(
@@ -96,6 +90,16 @@ def golden_payload(golden: GoldenRecord, members: list[SourceRecord]) -> dict[st
         "crossref": [{"source": m.source, "source_id": m.source_id} for m in members],
         "updated_at": golden.updated_at.isoformat() if golden.updated_at else None,
     }
+
+
+def survivor_of(uow: UnitOfWork, golden_id: str) -> GoldenRecord | None:
+    """The golden a (possibly merged-away) id now lives on; ``None`` if it never existed."""
+    golden = uow.session.get(GoldenRecord, golden_id)
+    seen: set[str] = set()
+    while golden is not None and golden.status == "merged" and golden.merged_into and golden.id not in seen:
+        seen.add(golden.id)
+        golden = uow.session.get(GoldenRecord, golden.merged_into)
+    return golden
 
 
 def new_golden(uow: UnitOfWork, domain: str) -> GoldenRecord:
@@ -151,6 +155,20 @@ def recompute(
     kind = event_type or ("created" if golden.version == 0 else "retired" if status == "retired" and golden.status != "retired" else "updated")
     golden.fields, golden.lineage, golden.status, golden.approval = fields, lineage, status, approval
     golden.rules_hash = rules_hash
+    write_version(uow, golden, members, cause, kind, correlation_id)
+    return Recomputed(golden.id, True, golden.version, kind)
+
+
+def write_version(
+    uow: UnitOfWork,
+    golden: GoldenRecord,
+    members: list[SourceRecord],
+    cause: dict[str, Any],
+    event_type: str,
+    correlation_id: str | None,
+) -> None:
+    """Bump ``golden``'s version and write its history row and outbox event, in the caller's
+    transaction — the one place a golden change becomes visible to history and subscribers."""
     golden.version += 1
     golden.updated_at = utcnow()
     uow.session.add(golden)
@@ -158,10 +176,10 @@ def recompute(
         GoldenVersion(
             golden_id=golden.id,
             version=golden.version,
-            status=status,
-            fields=fields,
-            lineage=lineage,
-            members=member_refs,
+            status=golden.status,
+            fields=golden.fields,
+            lineage=golden.lineage,
+            members=[{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members],
             cause=cause,
             correlation_id=correlation_id,
             created_at=golden.updated_at,
@@ -172,7 +190,7 @@ def recompute(
             golden_id=golden.id,
             domain=golden.domain,
             golden_version=golden.version,
-            type=kind,
+            type=event_type,
             payload=golden_payload(golden, members),
             correlation_id=correlation_id,
             created_at=golden.updated_at,
@@ -180,25 +198,18 @@ def recompute(
     )
     after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
     uow.session.flush()
-    return Recomputed(golden.id, True, golden.version, kind)
 
 
 def _with_account_number(
     uow: UnitOfWork, golden: GoldenRecord, fields: dict[str, Any], lineage: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The golden's account number is the ERP's, or one the hub assigned (see account_numbers)."""
-    from mdm.services.account_numbers import assign
+    from mdm.services.account_numbers import assign, with_hub_number
 
     erp_number = fields.get("account_number")
     warning = assign(uow, golden, str(erp_number) if erp_number not in (None, "") else None)
     if golden.account_number != erp_number:
-        fields = {**fields, "account_number": golden.account_number}
-        entry = {"value": golden.account_number, "rule": "hub_assigned" if not erp_number else "kept_on_conflict",
-                 "source": None, "source_id": None, "record_id": None, "updated_at": None,
-                 "ineligible": (lineage.get("account_number") or {}).get("ineligible", []), "alternatives": []}
-        if warning:
-            entry["warning"] = warning
-        lineage = {**lineage, "account_number": entry}
+        return with_hub_number(fields, lineage, golden.account_number or "", erp_number, warning)
     return fields, lineage
 
 

@@ -9,8 +9,7 @@ from sqlmodel import select
 
 from mdm.db import UnitOfWork
 from mdm.errors import NotFound
-from mdm.models import GoldenRecord, GoldenVersion
-from mdm.services.golden import as_utc
+from mdm.models import GoldenRecord, GoldenVersion, as_utc
 
 _MISSING = object()
 

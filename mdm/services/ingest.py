@@ -21,9 +21,8 @@ from sqlmodel import select
 from mdm.canonical import nul_paths, validate_fields
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
-from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, utcnow
+from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, as_utc, utcnow
 from mdm.publishing.loop import is_publisher_echo
-from mdm.services.golden import as_utc
 from mdm.source_mapping import DOMAINS, apply_mapping, normalize_source_id, select_mapping
 
 
@@ -206,7 +205,7 @@ def accept_batch(
         try:
             prepared.append((change, *canonicalize(system, domain, change)))
         except InvalidInput as exc:
-            errors[str(index)] = exc.details.get("fields", exc.message) if isinstance(exc.details, dict) else exc.message
+            errors[str(index)] = exc.reason
     if errors and skip_invalid:
         changes = [p[0] for p in prepared]
         if not changes:

@@ -25,13 +25,10 @@ from mdm.errors import Conflict, InvalidInput, NotFound
 from mdm.models import (
     GoldenOverride,
     GoldenRecord,
-    GoldenVersion,
     MatchLabel,
-    OutboxEvent,
     SourceRecord,
-    utcnow,
+    as_utc,
 )
-from mdm.publishing.trigger import after_outbox_write
 from mdm.services import golden as golden_service
 
 
@@ -77,7 +74,7 @@ def merge(
         raise InvalidInput("a merge needs at least two distinct golden ids", details={"golden_ids": list(golden_ids)})
     locked = golden_service.lock_goldens(uow, set(ids))
     goldens = [_active(locked, gid, domain) for gid in ids]
-    survivor = min(goldens, key=lambda g: (golden_service.as_utc(g.created_at), g.id))
+    survivor = min(goldens, key=lambda g: (as_utc(g.created_at), g.id))
     absorbed = [g for g in goldens if g.id != survivor.id]
     cause = {"type": "merge", "actor": actor, "reason": reason, "survivor": survivor.id, "merged": [g.id for g in absorbed]}
 
@@ -117,22 +114,7 @@ def _retire_as_merged(
 ) -> None:
     golden.status = "merged"
     golden.merged_into = survivor_id
-    golden.version += 1
-    golden.updated_at = utcnow()
-    uow.session.add(golden)
-    uow.session.add(
-        GoldenVersion(
-            golden_id=golden.id, version=golden.version, status="merged", fields=golden.fields,
-            lineage=golden.lineage, members=[], cause=cause, correlation_id=correlation_id, created_at=golden.updated_at,
-        )
-    )
-    uow.session.add(
-        OutboxEvent(
-            golden_id=golden.id, domain=golden.domain, golden_version=golden.version, type="merged",
-            payload=golden_service.golden_payload(golden, []), correlation_id=correlation_id, created_at=golden.updated_at,
-        )
-    )
-    after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
+    golden_service.write_version(uow, golden, [], cause, "merged", correlation_id)
 
 
 def split(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -10,8 +11,8 @@ from sqlmodel import select
 
 from mdm.db import UnitOfWork
 from mdm.errors import NotFound
-from mdm.models import Batch, BatchItem, GoldenRecord, ReviewItem, SourceRecord, SourceSystem
-from mdm.services.golden import members_of
+from mdm.models import Batch, BatchItem, GoldenRecord, ReviewItem, SourceRecord, SourceSystem, as_utc
+from mdm.services.golden import members_of, survivor_of
 from mdm.services.ingest import check_domain
 from mdm.source_mapping import normalize_source_id
 
@@ -19,8 +20,6 @@ from mdm.source_mapping import normalize_source_id
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
-    from mdm.services.ingest import as_utc
-
     return as_utc(value).isoformat()
 
 
@@ -100,11 +99,7 @@ def golden_json(uow: UnitOfWork, golden: GoldenRecord) -> dict[str, Any]:
 def resolve_golden_id(uow: UnitOfWork, domain: str, golden_id: str) -> GoldenRecord:
     """Follow ``merged_into`` so a merged-away id still leads to its survivor."""
     check_domain(domain)
-    golden = uow.session.get(GoldenRecord, golden_id)
-    seen = set()
-    while golden is not None and golden.status == "merged" and golden.merged_into and golden.id not in seen:
-        seen.add(golden.id)
-        golden = uow.session.get(GoldenRecord, golden.merged_into)
+    golden = survivor_of(uow, golden_id)
     if golden is None or golden.domain != domain:
         raise NotFound(f"no {domain} golden record {golden_id!r}", details={"golden_id": golden_id})
     return golden
@@ -148,3 +143,21 @@ def batch_status(uow: UnitOfWork, batch_id: str) -> dict[str, Any]:
         "finished_at": _iso(batch.finished_at),
         "failed_records": failed_records,
     }
+
+
+def golden_history(uow: UnitOfWork, domain: str, golden_id: str) -> dict[str, Any]:
+    """The history of ``golden_id`` itself (a merged-away id keeps its own versions)."""
+    from mdm.services import history
+
+    resolve_golden_id(uow, domain, golden_id)  # 404 for unknown ids or domains
+    golden = uow.session.get(GoldenRecord, golden_id)
+    assert golden is not None
+    return {"id": golden.id, "domain": domain, "versions": history.history(uow, golden)}
+
+
+def golden_as_of(uow: UnitOfWork, domain: str, golden_id: str, moment: datetime) -> dict[str, Any]:
+    """``golden_id`` as it was at ``moment`` — not its survivor's, even if it was merged since."""
+    from mdm.services import history
+
+    survivor = resolve_golden_id(uow, domain, golden_id)
+    return history.as_of(uow, uow.session.get(GoldenRecord, golden_id) or survivor, moment)

@@ -109,7 +109,7 @@ def _others_in_golden(uow: UnitOfWork, record: SourceRecord) -> int:
 
 def _steward_confirmed(uow: UnitOfWork, record: SourceRecord) -> bool:
     """A steward approved this record into its current golden (following merges) and it is unchanged."""
-    from mdm.services.steward import _follow
+    from mdm.services.golden import survivor_of
 
     labels = uow.session.exec(
         select(MatchLabel.golden_id).where(
@@ -119,7 +119,7 @@ def _steward_confirmed(uow: UnitOfWork, record: SourceRecord) -> bool:
         )
     ).all()
     for golden_id in labels:
-        golden = _follow(uow, golden_id)
+        golden = survivor_of(uow, golden_id)
         if golden is not None and golden.id == record.golden_id:
             return True
     return False

@@ -27,7 +27,6 @@ from mdm.engines import match_engine
 from mdm.models import (
     Batch,
     BatchItem,
-    GoldenRecord,
     MatchKey,
     MatchLabel,
     ReviewItem,
@@ -304,7 +303,7 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
     record.match_explanation = {
         **(decision.explanation or {}),
         "action": action,
-        "candidates": [_candidate_json(c) for c in decision.ranked[:5]],
+        "candidates": [c.to_json() for c in decision.ranked[:5]],
         "warnings": warnings,
         "decided_at": utcnow().isoformat(),
     }
@@ -417,13 +416,6 @@ def _price_conflicts(uow: UnitOfWork, record: SourceRecord, series_key: str, par
     ]
 
 
-def _candidate_json(candidate: Any) -> dict[str, Any]:
-    to_json = getattr(candidate, "to_json", None)
-    if callable(to_json):
-        return to_json()
-    return {"golden_id": candidate.golden_id, "probability": candidate.probability}
-
-
 def _close_open_reviews(uow: UnitOfWork, record: SourceRecord) -> None:
     uow.session.execute(
         update(ReviewItem)
@@ -480,7 +472,3 @@ def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any]
     if old and old in locked and golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
         changed.append(old)
     return ResolveOutcome(record.id or 0, "deleted", None, changed)
-
-
-def lookup_golden(uow: UnitOfWork, golden_id: str) -> GoldenRecord | None:
-    return uow.session.get(GoldenRecord, golden_id)

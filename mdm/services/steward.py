@@ -54,18 +54,8 @@ class Decided:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _follow(uow: UnitOfWork, golden_id: str) -> GoldenRecord | None:
-    """The golden a (possibly merged-away) id now lives on; ``None`` if it never existed."""
-    golden = uow.session.get(GoldenRecord, golden_id)
-    seen: set[str] = set()
-    while golden is not None and golden.status == "merged" and golden.merged_into and golden.id not in seen:
-        seen.add(golden.id)
-        golden = uow.session.get(GoldenRecord, golden.merged_into)
-    return golden
-
-
 def _candidate_json(uow: UnitOfWork, item: ReviewItem) -> dict[str, Any]:
-    golden = _follow(uow, item.candidate_golden_id)
+    golden = golden_service.survivor_of(uow, item.candidate_golden_id)
     if golden is None:
         return {"golden_id": item.candidate_golden_id, "current_id": None, "status": "missing", "fields": {}}
     members = uow.session.execute(
@@ -205,7 +195,7 @@ def _claim(uow: UnitOfWork, item: ReviewItem, status: str, actor: str, note: str
 
 
 def _candidate(uow: UnitOfWork, item: ReviewItem) -> GoldenRecord:
-    golden = _follow(uow, item.candidate_golden_id)
+    golden = golden_service.survivor_of(uow, item.candidate_golden_id)
     if golden is None or golden.status != "active":
         raise Conflict(
             "the candidate golden record no longer exists (it lost all its members)",
