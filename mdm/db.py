@@ -17,6 +17,7 @@ from sqlmodel import Session, create_engine
 from mdm.settings import Settings
 
 _ENGINES: dict[str, Engine] = {}
+_FACTORIES: dict[str, sessionmaker[Session]] = {}
 
 
 def get_engine(database_url: str) -> Engine:
@@ -44,12 +45,23 @@ def _create(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def _session_factory(database_url: str) -> sessionmaker[Session]:
+    """One session factory per engine (building a ``sessionmaker`` per unit of work costs more
+    than the session it makes)."""
+    factory = _FACTORIES.get(database_url)
+    engine = get_engine(database_url)
+    if factory is None or factory.kw.get("bind") is not engine:
+        factory = _FACTORIES[database_url] = sessionmaker(bind=engine, expire_on_commit=False, class_=Session)
+    return factory
+
+
 def dispose_engines(close: bool = True) -> None:
     """Forget pooled connections. After a fork pass ``close=False`` so the child never
     closes (or reuses) a socket that belongs to its parent."""
     for engine in _ENGINES.values():
         engine.dispose(close=close)
     _ENGINES.clear()
+    _FACTORIES.clear()
 
 
 class UnitOfWork:
@@ -57,9 +69,7 @@ class UnitOfWork:
 
     def __init__(self, settings: Settings, session_factory: Callable[[], Session] | None = None) -> None:
         self.settings = settings
-        self._factory = session_factory or sessionmaker(
-            bind=get_engine(settings.database_url), expire_on_commit=False, class_=Session
-        )
+        self._factory = session_factory or _session_factory(settings.database_url)
         self.session: Session
         self._after_commit: list[Callable[[], None]] = []
 

@@ -113,17 +113,29 @@ def read_rows(path: Path) -> Iterator[Row]:
                 except ValueError as exc:
                     yield Row(reader.line_num, None, str(exc))
         return
+    for number, line in jsonl_lines(path):
+        row = parse_jsonl_line(number, line, now)
+        if row is not None:
+            yield row
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a JSON-lines file, unparsed: the bulk load parses them in its pool."""
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-                if not isinstance(doc, dict):
-                    raise ValueError("a line must be a JSON object")
-                yield Row(number, _to_change(doc, now))
-            except ValueError as exc:
-                yield Row(number, None, str(exc))
+        yield from enumerate(handle, start=1)
+
+
+def parse_jsonl_line(number: int, line: str, now: datetime) -> Row | None:
+    """One JSON-lines line as a :class:`Row` (``None`` for a blank line)."""
+    if not line.strip():
+        return None
+    try:
+        doc = json.loads(line)
+        if not isinstance(doc, dict):
+            raise ValueError("a line must be a JSON object")
+        return Row(number, _to_change(doc, now))
+    except ValueError as exc:
+        return Row(number, None, str(exc))
 
 
 def load_file(

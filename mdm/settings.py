@@ -40,6 +40,9 @@ class Settings:
     #: how often a worker refreshes a running job's heartbeat; a started job silent for
     #: twice this (plus slack) belongs to a dead worker and the sweep takes its records back
     job_heartbeat_seconds: int = 30
+    #: processes for the bulk load's CPU-bound phases (mapping/preparing rows, survivorship and
+    #: row formatting); 1 = everything in the calling process
+    bulk_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -57,6 +60,7 @@ class Settings:
             "sweep_interval_seconds": _int("MDM_SWEEP_INTERVAL_SECONDS", 30),
             "rules_dir": env.get("MDM_RULES_DIR") or None,
             "job_heartbeat_seconds": _int("MDM_JOB_HEARTBEAT_SECONDS", 30),
+            "bulk_workers": _int("MDM_BULK_WORKERS", os.cpu_count() or 1),
             "retry_intervals": tuple(int(x) for x in (env.get("MDM_RETRY_INTERVALS") or "5,30,120,600").split(",")),
         }
         values.update(overrides)

@@ -28,12 +28,13 @@ import pandas as pd
 
 from matching import MatchEngine, PreparedRecord
 from matching.engine import probability_from_weight, records_frame, weight_from_probability
+from mdm.bulk.parallel import forked_pool, state
 
 #: The real-time path's limits (mdm.services.resolve); kept equal on purpose.
 MAX_BLOCK_SIZE = 200
 MAX_MEMBERS_PER_GOLDEN = 50
 #: Pairs scored per ``score_frame`` call: bounds the memory of the two aligned frames.
-SCORE_CHUNK = 200_000
+SCORE_CHUNK = 100_000
 
 
 @dataclass
@@ -82,19 +83,28 @@ def candidate_pairs(keys: Sequence[Sequence[str]], max_block: int = MAX_BLOCK_SI
     return left, right, stats
 
 
-def score_pairs(engine: MatchEngine, frame: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Weights of aligned pairs with ``MatchEngine.score_frame``, in bounded chunks.
+def score_pairs(engine: MatchEngine, frame: pd.DataFrame, left: np.ndarray, right: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Weights of aligned pairs with ``MatchEngine.score_frame``, in bounded chunks on a process pool.
 
     ``left`` is the *incoming* (later) record of ``decide``'s ``score(prepared, member)``: term
     frequency adjustments use the incoming record's value, so the order matters.
     """
     out = np.empty(len(left), dtype=float)
-    for start in range(0, len(left), SCORE_CHUNK):
-        lo, hi = left[start : start + SCORE_CHUNK], right[start : start + SCORE_CHUNK]
-        a = frame.iloc[lo].reset_index(drop=True)
-        b = frame.iloc[hi].reset_index(drop=True)
-        out[start : start + len(lo)] = engine.score_frame(a, b)["weight"].to_numpy()
+    bounds = [(lo, min(lo + SCORE_CHUNK, len(left))) for lo in range(0, len(left), SCORE_CHUNK)]
+    with forked_pool(workers if len(bounds) > 1 else 1, engine=engine, frame=frame, left=left, right=right) as pool_map:
+        for (lo, hi), weights in zip(bounds, pool_map(_score_chunk, bounds), strict=True):
+            out[lo:hi] = weights
     return out
+
+
+def _score_chunk(bounds: tuple[int, int]) -> np.ndarray:
+    """Pool task: one chunk of pairs (the frame and pair arrays are inherited at fork)."""
+    shared = state()
+    lo, hi = bounds
+    frame = shared["frame"]
+    a = frame.iloc[shared["left"][lo:hi]].reset_index(drop=True)
+    b = frame.iloc[shared["right"][lo:hi]].reset_index(drop=True)
+    return shared["engine"].score_frame(a, b)["weight"].to_numpy()
 
 
 @dataclass
@@ -150,6 +160,7 @@ def cluster_records(
     prepared: Sequence[PreparedRecord],
     keys: Sequence[Sequence[str]],
     deleted: Sequence[bool] | None = None,
+    workers: int = 1,
 ) -> Clustering:
     """Replay the real-time decisions in file order over vectorized pair weights."""
     n = len(prepared)
@@ -157,7 +168,7 @@ def cluster_records(
     live_keys = [[] if deleted[i] else list(keys[i]) for i in range(n)]
     left, right, stats = candidate_pairs(live_keys, min(MAX_BLOCK_SIZE, engine.max_block_size))
     frame = records_frame(prepared) if n else pd.DataFrame()
-    weights = score_pairs(engine, frame, right, left) if len(left) else np.empty(0)
+    weights = score_pairs(engine, frame, right, left, workers) if len(left) else np.empty(0)
     weight = _Weights(engine, prepared, left, right, weights)
     earlier: dict[int, list[int]] = {}
     for lo, hi in zip(left.tolist(), right.tolist(), strict=True):
@@ -191,11 +202,11 @@ def cluster_records(
         ws = [weight(i, m) for m in sample]
         if not ws:
             return -math.inf, -1, 0
-        return float(np.median(ws)), sample[int(np.argmax(ws))], len(ws)
+        return _median(ws), sample[max(range(len(ws)), key=ws.__getitem__)], len(ws)
 
     def pair_median(group_a: list[int], group_b: list[int]) -> float:
         ws = [weight(max(a, b), min(a, b)) for a in group_a[:20] for b in group_b[:20]]
-        return float(np.median(ws)) if ws else -math.inf
+        return _median(ws) if ws else -math.inf
 
     def new_cluster(i: int) -> int:
         clusters[i] = [i]
@@ -261,6 +272,16 @@ def cluster_records(
         else:
             decisions.append(RecordDecision("new", new_cluster(i), p, best_member, None, summary, compared))
     return Clustering(decisions, clusters, in_review, merged_away, stats, weight.extra)
+
+
+def _median(values: list[float]) -> float:
+    """``float(np.median(values))`` for a short list, without numpy's per-call overhead (~10 µs).
+
+    Same arithmetic: the middle value, or the mean of the two middle values computed as (a + b) / 2.
+    """
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def resolved_cluster(clustering: Clustering, c: int | None) -> int | None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
-from mdm.db import UnitOfWork
+from mdm.db import UnitOfWork, get_engine
 from mdm.models import OutboxEvent
 from mdm.publishing.feed import ALWAYS_PUBLISHED, Position, read_page
 from mdm.publishing.models import HELD, PENDING, Delivery, Subscription
@@ -102,13 +103,15 @@ def fanout_subscription(settings: Settings, subscription_id: str, *, max_pages: 
     return total
 
 
+_SUB = Subscription.__table__  # type: ignore[attr-defined]
+#: a Core select on a plain connection: this runs after every commit that wrote an outbox row
+#: when jobs run inline, and a session is not needed to read one column
+_ACTIVE_SUBSCRIPTIONS = sa_select(_SUB.c.id).where(_SUB.c.active.is_(True), _SUB.c.deleted_at.is_(None))
+
+
 def active_subscription_ids(settings: Settings) -> list[str]:
-    with UnitOfWork(settings) as uow:
-        return list(
-            uow.session.exec(
-                select(Subscription.id).where(Subscription.active.is_(True), Subscription.deleted_at.is_(None))  # type: ignore[attr-defined,union-attr]
-            ).all()
-        )
+    with get_engine(settings.database_url).connect() as conn:
+        return list(conn.execute(_ACTIVE_SUBSCRIPTIONS).scalars())
 
 
 def fanout_all(settings: Settings) -> list[FanoutResult]:

@@ -18,8 +18,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, literal, text, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, literal, text, union_all, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
@@ -72,13 +74,13 @@ def lock_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> None:
     )
 
 
-def lock_record(uow: UnitOfWork, record_id: int) -> SourceRecord | None:
-    return uow.session.exec(
-        select(SourceRecord)
-        .where(SourceRecord.id == record_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+def lock_record(uow: UnitOfWork, record_id: int, *, for_resolve: bool = False) -> SourceRecord | None:
+    query = select(SourceRecord).where(SourceRecord.id == record_id).with_for_update()
+    if for_resolve:
+        # resolving reads neither the raw payload nor the previous explanation (it replaces it):
+        # not decoding them saves time; an access would still load them
+        query = query.options(defer(SourceRecord.raw), defer(SourceRecord.match_explanation))  # type: ignore[arg-type]
+    return uow.session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def _oversized_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> set[str]:
@@ -211,11 +213,11 @@ def excluded_goldens(uow: UnitOfWork, record: SourceRecord) -> frozenset[str]:
 
 
 def replace_keys(uow: UnitOfWork, record: SourceRecord, keys: list[str]) -> None:
-    uow.session.execute(delete(MatchKey).where(MatchKey.source_record_id == record.id))
+    table = MatchKey.__table__  # type: ignore[attr-defined]
+    uow.session.execute(delete(table).where(table.c.source_record_id == record.id))
     if keys:
         uow.session.execute(
-            MatchKey.__table__.insert(),  # type: ignore[attr-defined]
-            [{"domain": record.domain, "key": k, "source_record_id": record.id} for k in keys],
+            insert(table), [{"domain": record.domain, "key": k, "source_record_id": record.id} for k in keys]
         )
 
 
@@ -230,7 +232,7 @@ def _sole_member(uow: UnitOfWork, record: SourceRecord) -> bool:
 
 def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None = None) -> ResolveOutcome:
     """Resolve ``record_id`` inside ``uow`` (the caller commits)."""
-    record = lock_record(uow, record_id)
+    record = lock_record(uow, record_id, for_resolve=True)
     if record is None:
         return ResolveOutcome(record_id, "missing", None, skipped=True)
     if record.resolved_hash == record.content_hash and record.match_status not in ("pending",):
@@ -281,10 +283,25 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         locked[target_golden.id] = target_golden
         target = target_golden.id
 
-    _close_open_reviews(uow, record)
+    status = {"link": "linked", "review": "review"}.get(action, "new")
+    _write_resolution(uow, record, keys, {
+        "prepared": prepared.to_json(),
+        "golden_id": target,
+        "match_status": status,
+        "match_probability": decision.probability,
+        "match_explanation": {
+            **(decision.explanation or {}),
+            "action": action,
+            "candidates": [c.to_json() for c in decision.ranked[:5]],
+            "warnings": warnings,
+            "decided_at": utcnow().isoformat(),
+        },
+        "model_version": engine.model.version,
+        "warnings": warnings or None,
+    })
     if action == "review" and decision.golden_id:
         # approve = the record belongs to the candidate; reject = it does not (even when the
-        # candidate is the record's current golden)
+        # candidate is the record's current golden). Added after the old ones were closed above.
         uow.session.add(
             ReviewItem(
                 domain=record.domain,
@@ -294,23 +311,6 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
                 explanation=decision.explanation,
             )
         )
-    status = {"link": "linked", "review": "review"}.get(action, "new")
-
-    record.prepared = prepared.to_json()
-    record.golden_id = target
-    record.match_status = status
-    record.match_probability = decision.probability
-    record.match_explanation = {
-        **(decision.explanation or {}),
-        "action": action,
-        "candidates": [c.to_json() for c in decision.ranked[:5]],
-        "warnings": warnings,
-        "decided_at": utcnow().isoformat(),
-    }
-    record.model_version = engine.model.version
-    record.warnings = warnings or None
-    _mark_resolved(uow, record)
-    replace_keys(uow, record, keys)
     uow.session.flush()
 
     changed = []
@@ -368,22 +368,21 @@ def _resolve_price(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any],
     warnings += [
         f"validity overlaps price record {c['other_record_id']} from {c['overlap_from']} to {c['overlap_to']}" for c in conflicts
     ]
-    record.prepared = {"values": {"price_key": key, "product_golden_id": product_golden}, "flags": {}, "warnings": warnings}
-    record.golden_id = target
-    record.match_status = "linked" if others else "new"
-    record.match_probability = 1.0 if others else None
-    record.match_explanation = {
-        "action": "link" if others else "new",
-        "keyed_on": key,
-        "conflicts": conflicts,
-        "warnings": warnings,
-        "decided_at": utcnow().isoformat(),
-    }
-    record.model_version = "price-key-1"
-    record.warnings = warnings or None
-    _mark_resolved(uow, record)
-    replace_keys(uow, record, [key, series_key])
-    uow.session.flush()
+    _write_resolution(uow, record, [key, series_key], {
+        "prepared": {"values": {"price_key": key, "product_golden_id": product_golden}, "flags": {}, "warnings": warnings},
+        "golden_id": target,
+        "match_status": "linked" if others else "new",
+        "match_probability": 1.0 if others else None,
+        "match_explanation": {
+            "action": "link" if others else "new",
+            "keyed_on": key,
+            "conflicts": conflicts,
+            "warnings": warnings,
+            "decided_at": utcnow().isoformat(),
+        },
+        "model_version": "price-key-1",
+        "warnings": warnings or None,
+    })
     changed = [g for g in sorted(touched | {target}) if golden_service.recompute(uow, locked[g], cause, correlation_id=correlation_id).changed]
     return ResolveOutcome(record.id or 0, "link" if others else "new", target, changed)
 
@@ -416,45 +415,97 @@ def _price_conflicts(uow: UnitOfWork, record: SourceRecord, series_key: str, par
     ]
 
 
-def _close_open_reviews(uow: UnitOfWork, record: SourceRecord) -> None:
+_SR = SourceRecord.__table__.c  # type: ignore[attr-defined]
+_RI = ReviewItem.__table__.c  # type: ignore[attr-defined]
+_BI, _B = BatchItem.__table__, Batch.__table__  # type: ignore[attr-defined]
+
+#: PostgreSQL: everything a resolution writes about the record itself, in ONE statement with
+#: constant text (prepared by psycopg): the record's match columns, its open reviews closed
+#: (superseded), its blocking keys replaced, its pending batch items done and their batches
+#: closed when nothing else is pending. All parts see the statement's snapshot, so the batch
+#: test leaves out this record's own items (they are being marked done in the same statement).
+#: ``warnings`` keeps its stored value when it was and stays empty, as an ORM flush would.
+_PG_RESOLVED = text("""
+WITH sr AS (
+    UPDATE source_record SET prepared = :prepared, golden_id = :golden_id, match_status = :match_status,
+           match_probability = :match_probability, match_explanation = :match_explanation,
+           model_version = :model_version,
+           warnings = CASE WHEN :keep_warnings THEN warnings ELSE :warnings END,
+           resolved_hash = :resolved_hash, resolved_at = :resolved_at, last_error = NULL
+     WHERE id = :rid),
+reviews AS (
+    UPDATE review_item SET status = 'superseded', decided_at = :resolved_at
+     WHERE source_record_id = :rid AND status = 'open'),
+old_keys AS (DELETE FROM match_key WHERE source_record_id = :rid),
+new_keys AS (
+    INSERT INTO match_key (domain, key, source_record_id)
+    SELECT :domain, k.key, :rid FROM unnest(CAST(:keys AS varchar[])) WITH ORDINALITY AS k(key, n) ORDER BY k.n),
+items AS (
+    UPDATE batch_item SET status = 'done' WHERE source_record_id = :rid AND status = 'pending'
+    RETURNING batch_id)
+UPDATE batch SET finished_at = :resolved_at
+ WHERE id IN (SELECT batch_id FROM items)
+   AND NOT EXISTS (SELECT 1 FROM batch_item bi WHERE bi.batch_id = batch.id AND bi.status = 'pending'
+                   AND bi.source_record_id <> :rid)
+""").bindparams(
+    *(bindparam(c, type_=_SR[c].type) for c in (
+        "prepared", "golden_id", "match_status", "match_probability", "match_explanation", "model_version",
+        "warnings", "resolved_hash", "resolved_at")),
+    bindparam("rid", type_=_SR.id.type), bindparam("domain", type_=_SR.domain.type),
+)
+_UPDATE_RECORD = update(SourceRecord.__table__).where(_SR.id == bindparam("rid"))  # type: ignore[attr-defined]
+
+
+def _write_resolution(uow: UnitOfWork, record: SourceRecord, keys: list[str], values: dict[str, Any]) -> None:
+    """Store a resolution: ``values`` (match columns) on the record, marked resolved; its open
+    reviews superseded, its blocking keys replaced by ``keys``, its pending batch items done.
+
+    Core statements (one on PostgreSQL), then the values are set on ``record`` as its committed
+    state: the ORM object stays current (the members query returns this same object) without
+    another UPDATE at flush time.
+    """
+    values = {**values, "resolved_hash": record.content_hash, "resolved_at": utcnow(), "last_error": None}
+    keep_warnings = values["warnings"] is None and record.warnings is None
+    if keep_warnings:
+        del values["warnings"]  # unchanged: not written (as the ORM would not write it)
+    if uow.dialect == "postgresql":
+        uow.session.execute(_PG_RESOLVED, {
+            **values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
+            "rid": record.id, "domain": record.domain, "keys": list(keys),
+        })
+    else:
+        _close_open_reviews(uow, record, values["resolved_at"])
+        uow.session.execute(_UPDATE_RECORD, {**values, "rid": record.id})
+        finish_batch_items(uow, [record.id or 0], "done", values["resolved_at"])
+        replace_keys(uow, record, keys)
+    for column, value in values.items():
+        set_committed_value(record, column, value)
+
+
+def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: Any = None) -> None:
     uow.session.execute(
-        update(ReviewItem)
-        .where(ReviewItem.source_record_id == record.id, ReviewItem.status == "open")
-        .values(status="superseded", decided_at=utcnow())
+        update(ReviewItem.__table__)  # type: ignore[attr-defined]
+        .where(_RI.source_record_id == record.id, _RI.status == "open")
+        .values(status="superseded", decided_at=now or utcnow())
     )
 
 
-def _mark_resolved(uow: UnitOfWork, record: SourceRecord) -> None:
-    record.resolved_hash = record.content_hash
-    record.resolved_at = utcnow()
-    record.last_error = None
-    uow.session.add(record)
-    finish_batch_items(uow, [record.id or 0], "done")
-
-
-def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str) -> None:
+def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now: Any = None) -> None:
     """Mark the pending batch items of these records, and close batches with nothing pending."""
     batch_ids = set(
         uow.session.execute(
-            update(BatchItem)
-            .where(BatchItem.source_record_id.in_(record_ids), BatchItem.status == "pending")  # type: ignore[attr-defined]
+            update(_BI)
+            .where(_BI.c.source_record_id.in_(record_ids), _BI.c.status == "pending")
             .values(status=status)
-            .returning(BatchItem.batch_id)
+            .returning(_BI.c.batch_id)
         ).scalars()
     )
     if not batch_ids:
         return
     # one statement for all batches: close those with no pending item left (same test as a count)
-    still_pending = (
-        sa_select(BatchItem.batch_id)
-        .where(BatchItem.batch_id == Batch.id, BatchItem.status == "pending")
-        .exists()
-    )
+    still_pending = sa_select(_BI.c.batch_id).where(_BI.c.batch_id == _B.c.id, _BI.c.status == "pending").exists()
     uow.session.execute(
-        update(Batch)
-        .where(Batch.id.in_(sorted(batch_ids)), ~still_pending)  # type: ignore[attr-defined]
-        .values(finished_at=utcnow())
-        .execution_options(synchronize_session=False)
+        update(_B).where(_B.c.id.in_(sorted(batch_ids)), ~still_pending).values(finished_at=now or utcnow())
     )
 
 
@@ -462,12 +513,15 @@ def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any]
     """A deletion detaches the record from its golden and recomputes that golden."""
     old = record.golden_id
     locked = golden_service.lock_goldens(uow, {old} if old else set())
-    record.golden_id = None
-    record.match_status = "deleted"
-    _close_open_reviews(uow, record)
-    _mark_resolved(uow, record)
-    uow.session.execute(delete(MatchKey).where(MatchKey.source_record_id == record.id))
-    uow.session.flush()
+    now = utcnow()
+    _close_open_reviews(uow, record, now)
+    values = {"golden_id": None, "match_status": "deleted", "resolved_hash": record.content_hash,
+              "resolved_at": now, "last_error": None}
+    uow.session.execute(_UPDATE_RECORD, {**values, "rid": record.id})
+    for column, value in values.items():
+        set_committed_value(record, column, value)
+    finish_batch_items(uow, [record.id or 0], "done", now)
+    replace_keys(uow, record, [])
     changed = []
     if old and old in locked and golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
         changed.append(old)

@@ -181,28 +181,62 @@ def test_bulk_equals_streaming_decisions_on_febrl(tmp_path: Path) -> None:
     dispose_engines()
 
 
-def test_non_empty_domain_is_refused_and_a_failed_load_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", redis_url=None)
-    upgrade(settings.database_url)
+def _interrupt_commit(bulk_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row written, then the process dies before COMMIT."""
+    def boom(uow: Any, goldens: int) -> None:
+        raise RuntimeError("interrupted before commit")
+
+    monkeypatch.setattr(bulk_module, "_after_write", boom)
+
+
+def _interrupt_copy(bulk_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: golden_record, source_record, match_key copied, then the outbox COPY fails."""
+    original = bulk_module._Spool.copy_into
+
+    def boom(self: Any, cur: Any, table: str) -> None:
+        if table == "outbox_event":
+            raise RuntimeError("interrupted during COPY")
+        original(self, cur, table)
+
+    monkeypatch.setattr(bulk_module._Spool, "copy_into", boom)
+
+
+def _interrupt_pool_task(bulk_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool process fails while building source rows (goldens already copied)."""
+    def boom(job: Any, lo: int, hi: int) -> Any:
+        raise RuntimeError("worker process failed")
+
+    monkeypatch.setattr(bulk_module, "_record_rows", boom)
+
+
+@pytest.mark.parametrize(("backend", "interrupt"), [
+    ("sqlite", _interrupt_commit), ("postgres", _interrupt_commit), ("postgres", _interrupt_copy),
+    ("postgres", _interrupt_pool_task),
+])
+def test_non_empty_domain_is_refused_and_a_failed_load_leaves_nothing(
+    backend: str, interrupt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}", redis_url=None, bulk_workers=2)
+        upgrade(settings.database_url)
+    else:
+        settings = dataclasses.replace(request.getfixturevalue("pg_settings"), redis_url=None, bulk_workers=2)
+        truncate(settings)
     path = small_file(tmp_path)
 
     import mdm.bulk.load as bulk_module
 
-    def boom(uow: Any, table: Any, rows: list[dict[str, Any]]) -> None:
-        if table.name == "outbox_event":
-            raise RuntimeError("interrupted")
-        original(uow, table, rows)
-
-    original = bulk_module._executemany
-    monkeypatch.setattr(bulk_module, "_executemany", boom)
-    with pytest.raises(RuntimeError):
-        run(settings, path, "bulk")
+    with monkeypatch.context() as patch:
+        interrupt(bulk_module, patch)
+        with pytest.raises(RuntimeError, match="interrupted|failed"):
+            run(settings, path, "bulk")
     assert set(snapshot(settings.database_url).counts.values()) == {0}  # one transaction: nothing half-linked
-    monkeypatch.setattr(bulk_module, "_executemany", original)
-    run(settings, path, "bulk")  # resume = re-run
+    report = run(settings, path, "bulk")  # resume = re-run
+    assert report.goldens == 3 and snapshot(settings.database_url).counts["source_record"] == 6
     with pytest.raises(NotEmpty):
         run(settings, path, "bulk")
     dispose_engines()
+    runtime.configure(Settings.from_env())
 
 
 def test_cli_bulk_flag_falls_back_on_a_non_empty_domain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,3 +258,23 @@ def test_cli_bulk_flag_falls_back_on_a_non_empty_domain(tmp_path: Path, monkeypa
     assert json.loads(second.output.strip().splitlines()[-1])["outcomes"] == {"unchanged": 6}
     dispose_engines()
     runtime.configure(Settings.from_env())
+
+
+def test_copy_text_round_trips_through_postgresql(pg_settings: Settings) -> None:
+    """Awkward values written with our COPY text come back unchanged (JSONB and text columns)."""
+    import psycopg
+
+    from mdm.bulk.copytext import format_rows
+
+    values = [
+        {"t": "tab\there\nnew line\\back\rcr", "j": {"q": 'quote " and \\ and \n', "ü": ["Zoë", None, 1.5, True]}},
+        {"t": None, "j": None},
+        {"t": "", "j": {"nested": {"empty": ""}}},
+    ]
+    url = pg_settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE copy_check (n serial, t text, j jsonb)")
+        with cur.copy("COPY copy_check (t, j) FROM STDIN") as copy:
+            copy.write(format_rows(values, ("t", "j"), frozenset({"j"})))
+        cur.execute("SELECT t, j FROM copy_check ORDER BY n")
+        assert [{"t": t, "j": j} for t, j in cur.fetchall()] == values

@@ -1,0 +1,73 @@
+"""A forked process pool for the bulk load's CPU-bound phases, with bounded work in flight.
+
+Why fork: the phases work on large in-memory state (the prepared records, the clustering, the
+loaded match model and survivorship rules). Forked children inherit it copy-on-write, so a task
+is only a slice description and the answer is compact (prepared records, or finished COPY text);
+nothing large is pickled towards the children. Why bounded: ``Pool.imap`` pulls its whole input
+iterator at once, which would read the entire file into the task queue; here at most
+``2 × workers`` tasks are outstanding, so the file is still streamed.
+
+Children never touch the database (inherited connections are left alone; pool children leave
+with ``os._exit``). Where ``fork`` is unavailable, or with one worker, tasks run in-process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_STATE: dict[str, Any] = {}
+
+
+def state() -> dict[str, Any]:
+    """The state the current pool was started with (in a child: inherited at fork)."""
+    return _STATE
+
+
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+
+
+def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    for task in tasks:
+        yield fn(task)
+
+
+@contextmanager
+def forked_pool(workers: int, **shared: Any) -> Iterator[Mapper]:
+    """Yield an ordered, lazily consuming ``map(fn, tasks)`` running on ``workers`` forked processes.
+
+    ``fn`` must be a module-level function; it reads ``shared`` through :func:`state`.
+    """
+    _STATE.clear()
+    _STATE.update(shared)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        try:
+            yield _inline_map
+        finally:
+            _STATE.clear()
+        return
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    inflight = 2 * workers
+
+    def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        pending: deque[Any] = deque()
+        for task in tasks:
+            pending.append(pool.apply_async(fn, (task,)))
+            if len(pending) >= inflight:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    try:
+        yield ordered_map
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _STATE.clear()
+
+
+__all__ = ["Mapper", "forked_pool", "state"]

@@ -1,0 +1,65 @@
+"""The bulk load's building blocks: COPY text format, fast UUIDs, the forked pool."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from mdm.bulk.copytext import cell, format_rows
+from mdm.bulk.load import uuid4_strings
+from mdm.bulk.parallel import forked_pool, state
+
+
+def test_copy_text_escapes_what_the_text_format_needs() -> None:
+    assert cell(None, False) == "\\N" and cell(None, True) == "\\N"
+    assert cell("a\tb\nc\\d\re", False) == "a\\tb\\nc\\\\d\\re"
+    assert cell(True, False) == "t" and cell(False, False) == "f" and cell(7, False) == "7"
+    assert cell(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), False) == "2026-01-02T03:04:05+00:00"
+    # JSON: compact, non-ASCII kept, backslashes of JSON escapes doubled for COPY
+    assert cell({"name": "Zoë", "note": 'say "hi"\n'}, True) == '{"name":"Zoë","note":"say \\\\"hi\\\\"\\\\n"}'
+    rows = [{"a": 1, "b": None, "c": {"x": [1, 2]}}, {"a": 2, "b": "t\tab", "c": []}]
+    assert format_rows(rows, ("a", "b", "c"), frozenset({"c"})) == '1\t\\N\t{"x":[1,2]}\n2\tt\\tab\t[]\n'
+    assert format_rows([], ("a",), frozenset()) == ""
+
+
+def test_uuid4_strings_are_distinct_version_4_uuids() -> None:
+    ids = uuid4_strings(5000)
+    assert len(set(ids)) == 5000
+    parsed = [uuid.UUID(x) for x in ids]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 and str(u) == x for u, x in zip(parsed, ids, strict=True))
+    assert uuid4_strings(0) == []
+
+
+def _square_with_offset(x: int) -> tuple[int, int]:
+    return os.getpid(), x * x + state()["offset"]
+
+
+def _fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three")
+    return x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_forked_pool_keeps_order_shares_state_and_raises(workers: int) -> None:
+    consumed: list[int] = []
+
+    def tasks():  # the input is pulled lazily, never all at once
+        for i in range(20):
+            consumed.append(i)
+            yield i
+
+    with forked_pool(workers, offset=100) as pool_map:
+        results = pool_map(_square_with_offset, tasks())
+        first = next(results)
+        assert first[1] == 100 and len(consumed) <= 2 * workers + 1
+        rest = list(results)
+    assert [v for _, v in [first, *rest]] == [i * i + 100 for i in range(20)]
+    pids = {pid for pid, _ in [first, *rest]}
+    assert (os.getpid() in pids) == (workers == 1)
+    assert state() == {}  # cleared on exit
+    with pytest.raises(ValueError, match="three"), forked_pool(workers) as pool_map:
+        list(pool_map(_fail_on_three, range(6)))
