@@ -18,6 +18,15 @@ from .types import Candidate, Decision, FieldComparison, PairScore, PreparedReco
 AGGREGATE = "median_member_weight"
 
 
+def median(values: list[float]) -> float:
+    """``float(np.median(values))`` for the short lists of member weights, without numpy's
+    per-call overhead (~15 µs: 1.3 ms of a real-time resolve at 700,000 goldens). Same
+    arithmetic: the middle value, or the two middle values' mean computed as (a + b) / 2."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def records_frame(records: Iterable[PreparedRecord]) -> pd.DataFrame:
     """Prepared records as a DataFrame of their values (one row per record), for bulk scoring."""
     return pd.DataFrame([r.values for r in records])
@@ -199,8 +208,8 @@ class MatchEngine:
         if not scores:
             return -math.inf, {}
         weights = [s.weight for s in scores]
-        agg = float(np.median(weights))
-        best = int(np.argmax(weights))
+        agg = median(weights)
+        best = max(range(len(weights)), key=weights.__getitem__)  # the first maximum, as np.argmax
         explanation = {
             "model_version": self.model.version,
             "aggregate": AGGREGATE,
@@ -276,7 +285,7 @@ class MatchEngine:
         to merging two golden records.
         """
         weights = [self.score(a, b).weight for a in left[:cap] for b in right[:cap]]
-        return float(np.median(weights)) if weights else -math.inf
+        return median(weights) if weights else -math.inf
 
     def _merge_candidates(
         self, prepared: PreparedRecord, candidates: Mapping[Any, list[PreparedRecord]], ranked: list[Candidate]

@@ -133,9 +133,10 @@ def sweep_cmd(older_than: int | None, loop: bool) -> None:
     if loop:
         sweep_forever(settings)
         return
-    from mdm.services.sweep import sweep_lost_records
+    from mdm.services.sweep import close_finished_batches, sweep_lost_records
 
-    click.echo(json.dumps(sweep_lost_records(settings, older_than_seconds=older_than)))
+    result = sweep_lost_records(settings, older_than_seconds=older_than)
+    click.echo(json.dumps({**result, "batches_closed": close_finished_batches(settings, older_than_seconds=older_than)}))
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _start_sweeper(queue_name: str = "resolve") -> subprocess.Popen[bytes]:
 
 
 def sweep_forever(settings: Settings) -> None:
-    from mdm.services.sweep import sweep_lost_records
+    from mdm.services.sweep import close_finished_batches, sweep_lost_records
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s sweep: %(message)s")
     parent = os.getppid()
@@ -96,6 +96,7 @@ def sweep_forever(settings: Settings) -> None:
             result = sweep_lost_records(settings)
             if result.get("requeued"):
                 log.warning("sweep: %s", result)
+            close_finished_batches(settings)
         except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
             log.exception("sweep failed")
         time.sleep(settings.sweep_interval_seconds)

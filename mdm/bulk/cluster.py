@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from matching import MatchEngine, PreparedRecord
-from matching.engine import probability_from_weight, records_frame, weight_from_probability
+from matching.engine import median, probability_from_weight, records_frame, weight_from_probability
 from mdm.bulk.parallel import forked_pool, state
 
 #: The real-time path's limits (mdm.services.resolve); kept equal on purpose.
@@ -35,6 +35,8 @@ MAX_BLOCK_SIZE = 200
 MAX_MEMBERS_PER_GOLDEN = 50
 #: Pairs scored per ``score_frame`` call: bounds the memory of the two aligned frames.
 SCORE_CHUNK = 100_000
+#: Scoring tasks per pool process before it is replaced by a fresh fork (see forked_pool).
+TASKS_PER_CHILD = 10
 
 
 @dataclass
@@ -91,7 +93,8 @@ def score_pairs(engine: MatchEngine, frame: pd.DataFrame, left: np.ndarray, righ
     """
     out = np.empty(len(left), dtype=float)
     bounds = [(lo, min(lo + SCORE_CHUNK, len(left))) for lo in range(0, len(left), SCORE_CHUNK)]
-    with forked_pool(workers if len(bounds) > 1 else 1, engine=engine, frame=frame, left=left, right=right) as pool_map:
+    with forked_pool(workers if len(bounds) > 1 else 1, tasks_per_child=TASKS_PER_CHILD,
+                     engine=engine, frame=frame, left=left, right=right) as pool_map:
         for (lo, hi), weights in zip(bounds, pool_map(_score_chunk, bounds), strict=True):
             out[lo:hi] = weights
     return out
@@ -202,11 +205,11 @@ def cluster_records(
         ws = [weight(i, m) for m in sample]
         if not ws:
             return -math.inf, -1, 0
-        return _median(ws), sample[max(range(len(ws)), key=ws.__getitem__)], len(ws)
+        return median(ws), sample[max(range(len(ws)), key=ws.__getitem__)], len(ws)
 
-    def pair_median(group_a: list[int], group_b: list[int]) -> float:
+    def pairmedian(group_a: list[int], group_b: list[int]) -> float:
         ws = [weight(max(a, b), min(a, b)) for a in group_a[:20] for b in group_b[:20]]
-        return _median(ws) if ws else -math.inf
+        return median(ws) if ws else -math.inf
 
     def new_cluster(i: int) -> int:
         clusters[i] = [i]
@@ -241,7 +244,7 @@ def cluster_records(
                 if w < upper_w:
                     break
                 other = members_for(c)
-                if pair_median(other, merged_members) >= upper_w:
+                if pairmedian(other, merged_members) >= upper_w:
                     mergeable.append(c)
                     merged_members.extend(other)
             warnings = []
@@ -272,16 +275,6 @@ def cluster_records(
         else:
             decisions.append(RecordDecision("new", new_cluster(i), p, best_member, None, summary, compared))
     return Clustering(decisions, clusters, in_review, merged_away, stats, weight.extra)
-
-
-def _median(values: list[float]) -> float:
-    """``float(np.median(values))`` for a short list, without numpy's per-call overhead (~10 µs).
-
-    Same arithmetic: the middle value, or the mean of the two middle values computed as (a + b) / 2.
-    """
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def resolved_cluster(clustering: Clustering, c: int | None) -> int | None:

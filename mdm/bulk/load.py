@@ -1,20 +1,24 @@
 """``mdm load --bulk``: an initial load of a whole file into an empty domain, set-based.
 
 Why a separate path: ``mdm load`` stores rows and then resolves them one transaction per record
-(about 19 statements each), which is right for a stream of changes and far too slow for a
+(8 SQL statements each on PostgreSQL), which is right for a stream of changes and far too slow for a
 nightly full extract or a first load of millions of records. Into an *empty* domain every
 decision depends only on the file itself, so the work can be done the way Splink does it:
 
-1. stream the file in chunks (``mdm.loader.read_rows``, same reject file and format), map and
-   validate each row (``ingest.canonicalize``), prepare it (``MatchEngine.prepare``) and compute
-   its blocking keys; only compact per-record state is kept, never the file;
+1. stream the file in tasks of 2,000 lines to a forked process pool (:mod:`mdm.bulk.parallel`,
+   ``MDM_BULK_WORKERS`` processes) that parses, maps and validates each row
+   (``ingest.canonicalize``), prepares it (``MatchEngine.prepare``) and computes its blocking
+   keys; this process keeps only compact per-record state and the reject file, never the file;
 2. generate candidate pairs set-wise (pandas group-by on the key, blocks capped exactly like the
-   real-time path), score them column-wise (``MatchEngine.score_frame``);
+   real-time path), score them column-wise (``MatchEngine.score_frame``, chunks on the pool);
 3. replay the real-time decisions once, in file order (:mod:`mdm.bulk.cluster`);
-4. run survivorship per cluster, assign account numbers, and write ``source_record``,
-   ``match_key``, ``golden_record``, ``golden_version``, ``review_item`` and ``outbox_event``
-   with COPY (PostgreSQL) or ``executemany`` (SQLite) — **in one transaction**. An interrupted
-   load leaves nothing behind; resuming is re-running the same command.
+4. on the pool again: survivorship per cluster and every row of ``golden_record``,
+   ``golden_version``, ``outbox_event``, ``source_record``, ``match_key`` and ``review_item``,
+   formatted as COPY text (:mod:`mdm.bulk.copytext`); this process streams it with COPY
+   (PostgreSQL; SQLite: ``executemany``, in-process) — **in one transaction**. An interrupted
+   load leaves nothing behind; resuming is re-running the same command. Ids and hub account
+   numbers are drawn from their sequences before that transaction: a failed load burns them
+   (gaps), it never reuses one.
 
 A domain that already holds records is not "empty": the caller falls back to the normal path
 (decisions against stored goldens need the per-record locks of ``resolve_one``).
@@ -217,6 +221,8 @@ def _bulk_load(
 READ_TASK_ROWS = 2_000
 #: Clusters / records per task of the write phase.
 WRITE_TASK_SIZE = 2_000
+#: Write tasks per pool process before a fresh fork replaces it (bounds copy-on-write growth).
+TASKS_PER_CHILD = 25
 
 
 def _read(path: Path, system: Any, domain: str, engine: MatchEngine, report: BulkReport, progress: Any,
@@ -550,7 +556,7 @@ def _write_postgres(settings: Settings, job: _WriteJob, workers: int) -> int:
     with UnitOfWork(settings) as uow:
         job.ids = _reserve_ids(uow, "source_record", len(job.records))
         uow.commit()
-    with forked_pool(workers, job=job) as pool_map:
+    with forked_pool(workers, tasks_per_child=TASKS_PER_CHILD, job=job) as pool_map:
         erp_of: dict[int, str | None] = {}
         for part in pool_map(_task_erp, _slices(_numbered_clusters(job))):
             erp_of.update(part)
@@ -572,7 +578,24 @@ def _write_postgres(settings: Settings, job: _WriteJob, workers: int) -> int:
             spool.close()
             _after_write(uow, len(plan))
             uow.commit()
+    _analyze(settings)
     return len(plan)
+
+
+#: The tables a bulk load fills: the planner must learn their new size at once. Measured after
+#: a 1,000,000-record load on a server without autovacuum: real-time resolve p50 585 ms with the
+#: empty-table statistics (sequential scans), 22 ms after ANALYZE.
+_LOADED_TABLES = ("golden_record", "source_record", "match_key", "golden_version", "outbox_event", "review_item")
+
+
+def _analyze(settings: Settings) -> None:
+    """ANALYZE the loaded tables (~5 s at 1,000,000 records); a failure only costs plan quality."""
+    try:
+        with UnitOfWork(settings) as uow:
+            uow.session.execute(text("ANALYZE " + ", ".join(_LOADED_TABLES)))
+            uow.commit()
+    except Exception:  # noqa: BLE001 - the load is committed; autovacuum will analyze eventually
+        log.exception("bulk load: ANALYZE failed; run it by hand before heavy real-time traffic")
 
 
 def _write_sqlite(settings: Settings, job: _WriteJob) -> int:

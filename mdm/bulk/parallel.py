@@ -36,10 +36,14 @@ def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]
 
 
 @contextmanager
-def forked_pool(workers: int, **shared: Any) -> Iterator[Mapper]:
+def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any) -> Iterator[Mapper]:
     """Yield an ordered, lazily consuming ``map(fn, tasks)`` running on ``workers`` forked processes.
 
     ``fn`` must be a module-level function; it reads ``shared`` through :func:`state`.
+    ``tasks_per_child``: replace a child by a fresh fork after that many tasks. Copy-on-write
+    is undone by reference counting — every object a child merely reads gets its page copied —
+    so a long-lived child slowly duplicates the parent's heap (measured at 1,000,000 records:
+    gigabytes per child); a fresh fork starts again from shared pages.
     """
     _STATE.clear()
     _STATE.update(shared)
@@ -49,7 +53,7 @@ def forked_pool(workers: int, **shared: Any) -> Iterator[Mapper]:
         finally:
             _STATE.clear()
         return
-    pool = multiprocessing.get_context("fork").Pool(workers)
+    pool = multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=tasks_per_child)
     inflight = 2 * workers
 
     def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from datetime import UTC, timedelta
 
+from sqlalchemy import text
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
@@ -99,3 +100,28 @@ def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = N
             # the lock may have expired by itself; nothing to undo then
             with contextlib.suppress(Exception):
                 lock.release()
+
+
+#: Batches whose last items were finished by two workers at the same moment: each saw the
+#: other's item still pending (neither transaction could see the other's uncommitted update),
+#: so neither set ``finished_at``. The status endpoint already says "done" (it counts items);
+#: this closes the row, dated by the last resolution among its records.
+_CLOSE_FINISHED_BATCHES = text("""
+UPDATE batch SET finished_at = coalesce(
+        (SELECT max(sr.resolved_at) FROM batch_item bi JOIN source_record sr ON sr.id = bi.source_record_id
+          WHERE bi.batch_id = batch.id), :now)
+ WHERE finished_at IS NULL AND created_at < :before
+   AND NOT EXISTS (SELECT 1 FROM batch_item bi WHERE bi.batch_id = batch.id AND bi.status = 'pending')
+""")
+
+
+def close_finished_batches(settings: Settings, *, older_than_seconds: int | None = None) -> int:
+    """Set ``finished_at`` on batches with nothing pending that no resolver closed; returns how many."""
+    age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
+    now = utcnow()
+    with UnitOfWork(settings) as uow:
+        closed = uow.session.execute(_CLOSE_FINISHED_BATCHES, {"now": now, "before": now - timedelta(seconds=age)}).rowcount
+        uow.commit()
+    if closed:
+        log.info("sweep closed %d finished batches", closed)
+    return int(closed or 0)

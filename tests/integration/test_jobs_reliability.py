@@ -103,6 +103,29 @@ def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[
     assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
 
 
+def test_sweep_closes_batches_that_two_workers_finished_at_once(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """Two workers finishing a batch's last two items in the same instant each see the other's
+    item as pending, so neither sets ``finished_at``; the sweep closes such batches."""
+    from mdm.services.sweep import close_finished_batches
+
+    hub, workers = iso
+    done_batch = post_batch(hub, people(30, prefix="A"))
+    open_batch = post_batch(hub, people(30, prefix="B"))
+    workers.append(WorkerProcess(hub.settings, sweep=False))
+    wait_until(lambda: pending(hub.settings) == 0, 90, "all records resolved")
+    # the race's outcome, and a batch that really still has work pending
+    sql(hub.settings, "UPDATE batch SET finished_at = NULL WHERE id IN (:a, :b)", a=done_batch, b=open_batch)
+    sql(hub.settings, "UPDATE batch_item SET status = 'pending' WHERE batch_id = :b AND position = 0", b=open_batch)
+
+    assert close_finished_batches(hub.settings, older_than_seconds=0) == 1
+    finished, last_resolved = sql(hub.settings, """
+        SELECT b.finished_at, max(sr.resolved_at) FROM batch b JOIN batch_item bi ON bi.batch_id = b.id
+          JOIN source_record sr ON sr.id = bi.source_record_id WHERE b.id = :a GROUP BY b.finished_at""", a=done_batch)[0]
+    assert finished == last_resolved
+    assert sql(hub.settings, "SELECT finished_at FROM batch WHERE id = :b", b=open_batch)[0][0] is None
+    assert close_finished_batches(hub.settings, older_than_seconds=0) == 0  # nothing left to close
+
+
 def test_sigkilled_worker_loses_nothing(iso: tuple[Hub, list[WorkerProcess]]) -> None:
     hub, workers = iso
     settings = replace(hub.settings, resolve_chunk_size=25)
