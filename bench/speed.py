@@ -378,7 +378,7 @@ def measure_splink(rows: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
         _febrl_comparisons(cl, [2]),
         [block_on("soc_sec_id"), block_on("given_name", "surname", "date_of_birth")], 0.9,
         # EM on blocks that stay small at any size: date_of_birth alone is ~28M pairs and postcode
-        # alone ~200M pairs at 1,000,000 records (EM there ran for over 15 minutes, memory-bound)
+        # alone ~200M pairs at 1,000,000 records (EM there ran for over 12 minutes, memory-bound)
         [block_on("date_of_birth", "postcode"), block_on("given_name", "surname")])
     clusters = _splink_clusters(linker)
     return {"seconds": round(time.perf_counter() - t0, 2), "clusters": len(clusters)}
