@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from .normalize.person_name import NICKNAME_TO_CANONICAL
 from .similarity import distance, distance_columns, similarity, similarity_columns
@@ -31,7 +30,10 @@ _LEVEL_TYPES: dict[str, type[Level]] = {}
 
 
 def _present(arr: np.ndarray) -> np.ndarray:
-    return ~pd.isna(arr)
+    """Non-missing entries. Columns come from ``MatchEngine._arrays``, which already turned every
+    NaN/NaT/NA into ``None``, so an identity test suffices (``pd.isna`` on object arrays was a
+    quarter of the bulk load's scoring time)."""
+    return arr != None  # noqa: E711 - element-wise comparison on an object array, not a truth test
 
 
 @dataclass
@@ -195,6 +197,12 @@ class SimilarityLevel(Level):
     def _prep(self, v: Any) -> str:
         return str(v).replace(" ", "") if self.compact else str(v)
 
+    def _prep_all(self, values: np.ndarray) -> list[str]:
+        """``_prep`` of each value, without a method call per pair (values are nearly always str)."""
+        if self.compact:
+            return [str(v).replace(" ", "") for v in values.tolist()]
+        return [v if type(v) is str else str(v) for v in values.tolist()]
+
     def _one(self, x: Any, y: Any) -> bool:
         if x is None or y is None:
             return False
@@ -209,7 +217,7 @@ class SimilarityLevel(Level):
         out = np.zeros(n, dtype=bool)
         idx = np.flatnonzero(_present(x) & _present(y))
         if idx.size:
-            sims = similarity_columns(self.metric, [self._prep(v) for v in x[idx]], [self._prep(v) for v in y[idx]])
+            sims = similarity_columns(self.metric, self._prep_all(x[idx]), self._prep_all(y[idx]))
             out[idx] = sims >= self.threshold - 1e-12
         return out
 
@@ -246,7 +254,8 @@ class DistanceLevel(Level):
         out = np.zeros(n, dtype=bool)
         idx = np.flatnonzero(_present(x) & _present(y))
         if idx.size:
-            d = distance_columns(self.metric, [str(v) for v in x[idx]], [str(v) for v in y[idx]])
+            d = distance_columns(self.metric, [v if type(v) is str else str(v) for v in x[idx].tolist()],
+                                 [v if type(v) is str else str(v) for v in y[idx].tolist()])
             out[idx] = d <= self.max_distance
         return out
 
