@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine
 
 from mdm.settings import Settings
@@ -97,3 +98,10 @@ class UnitOfWork:
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` only once the transaction is committed (enqueueing jobs, for example)."""
         self._after_commit.append(hook)
+
+
+def mark_written(obj: Any, values: dict[str, Any]) -> None:
+    """Record ``values`` as ``obj``'s committed state after a Core statement wrote them, so the
+    ORM object stays current without issuing its own UPDATE for those columns at flush time."""
+    for column, value in values.items():
+        set_committed_value(obj, column, value)

@@ -96,7 +96,8 @@ def sweep_forever(settings: Settings) -> None:
             result = sweep_lost_records(settings)
             if result.get("requeued"):
                 log.warning("sweep: %s", result)
-            close_finished_batches(settings)
+            if not result.get("skipped_locked"):  # one sweeper at a time does the batch pass too
+                close_finished_batches(settings)
         except Exception:  # noqa: BLE001 - a failed sweep is retried next interval
             log.exception("sweep failed")
         time.sleep(settings.sweep_interval_seconds)

@@ -40,7 +40,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,8 +77,6 @@ from survivorship import Member
 
 log = logging.getLogger(__name__)
 
-#: Rows read, mapped and prepared per chunk (the file is never held whole).
-CHUNK_ROWS = 10_000
 BULK_DOMAINS = ("customer", "product")
 
 
@@ -291,13 +289,16 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield chunk
 
 
-def _lock_domain(uow: UnitOfWork, domain: str) -> None:
-    """Block concurrent writers of source and golden records for the load's short write phase.
+def _claim_empty_domain(uow: UnitOfWork, domain: str) -> None:
+    """Block concurrent writers of source and golden records for the load's short write phase,
+    then check again that the domain is empty (it may have received records meanwhile).
 
     On PostgreSQL a SHARE ROW EXCLUSIVE table lock (readers continue); SQLite has one writer.
     """
     if uow.dialect == "postgresql":
         uow.session.execute(text("LOCK TABLE source_record, golden_record IN SHARE ROW EXCLUSIVE MODE"))
+    if not domain_is_empty(uow, domain):
+        raise NotEmpty(f"the {domain} domain received records while the file was prepared; nothing was written")
 
 
 def _reserve_ids(uow: UnitOfWork, table: str, n: int) -> list[int]:
@@ -529,10 +530,6 @@ def _task_records(bounds: tuple[int, int]) -> _Formatted:
     return _formatted(source_record=sources, match_key=keys, review_item=reviews)
 
 
-def _slices(items: Sequence[Any], size: int = WRITE_TASK_SIZE) -> list[Any]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
 # --- writers --------------------------------------------------------------------------------
 def _write_postgres(settings: Settings, job: _WriteJob, workers: int) -> int:
     """PostgreSQL: rows built and formatted on the pool, streamed with COPY in one transaction.
@@ -547,41 +544,36 @@ def _write_postgres(settings: Settings, job: _WriteJob, workers: int) -> int:
         uow.commit()
     with forked_pool(workers, tasks_per_child=TASKS_PER_CHILD, job=job) as pool_map:
         erp_of: dict[int, str | None] = {}
-        for part in pool_map(_task_erp, _slices(_numbered_clusters(job))):
+        for part in pool_map(_task_erp, _chunks(_numbered_clusters(job), WRITE_TASK_SIZE)):
             erp_of.update(part)
         with UnitOfWork(settings) as uow:
             plan = _number_plan(job, erp_of, lambda n: _account_sequence(uow, n))
             uow.commit()
-        with UnitOfWork(settings) as uow, tempfile.TemporaryDirectory(prefix="mdm-bulk-") as spool_dir:
-            _lock_domain(uow, job.domain)
-            if not domain_is_empty(uow, job.domain):
-                raise NotEmpty(f"the {job.domain} domain received records while the file was prepared; nothing was written")
+        with UnitOfWork(settings) as uow, _Spool() as spool:
+            _claim_empty_domain(uow, job.domain)
             raw = uow.session.connection().connection.driver_connection
-            spool = _Spool(Path(spool_dir))
             with raw.cursor() as cur:  # type: ignore[union-attr]
-                _copy_stream(cur, "golden_record", pool_map(_task_goldens, _slices(plan)), spool)
+                _copy_stream(cur, "golden_record", pool_map(_task_goldens, _chunks(plan, WRITE_TASK_SIZE)), spool)
                 bounds = [(i, min(i + WRITE_TASK_SIZE, len(job.records))) for i in range(0, len(job.records), WRITE_TASK_SIZE)]
                 _copy_stream(cur, "source_record", pool_map(_task_records, bounds), spool)
                 for table in ("match_key", "golden_version", "review_item", "outbox_event"):
                     spool.copy_into(cur, table)
-            spool.close()
             _after_write(uow, len(plan))
             uow.commit()
     _analyze(settings)
     return len(plan)
 
 
-#: The tables a bulk load fills: the planner must learn their new size at once. Measured after
-#: a 1,000,000-record load on a server without autovacuum: real-time resolve p50 585 ms with the
-#: empty-table statistics (sequential scans), 22 ms after ANALYZE.
-_LOADED_TABLES = ("golden_record", "source_record", "match_key", "golden_version", "outbox_event", "review_item")
-
-
 def _analyze(settings: Settings) -> None:
-    """ANALYZE the loaded tables (~5 s at 1,000,000 records); a failure only costs plan quality."""
+    """ANALYZE the loaded tables (~5 s at 1,000,000 records); a failure only costs plan quality.
+
+    The planner must learn their new size at once. Measured after a 1,000,000-record load on a
+    server without autovacuum: real-time resolve p50 585 ms with the empty-table statistics
+    (sequential scans), 22 ms after ANALYZE.
+    """
     try:
         with UnitOfWork(settings) as uow:
-            uow.session.execute(text("ANALYZE " + ", ".join(_LOADED_TABLES)))
+            uow.session.execute(text("ANALYZE " + ", ".join(_TABLES)))
             uow.commit()
     except Exception:  # noqa: BLE001 - the load is committed; autovacuum will analyze eventually
         log.exception("bulk load: ANALYZE failed; run it by hand before heavy real-time traffic")
@@ -590,9 +582,7 @@ def _analyze(settings: Settings) -> None:
 def _write_sqlite(settings: Settings, job: _WriteJob) -> int:
     """SQLite (the laptop default): the same rows, built in-process, one ``executemany`` per table."""
     with UnitOfWork(settings) as uow:
-        _lock_domain(uow, job.domain)
-        if not domain_is_empty(uow, job.domain):
-            raise NotEmpty(f"the {job.domain} domain received records while the file was prepared; nothing was written")
+        _claim_empty_domain(uow, job.domain)
         job.ids = _reserve_ids(uow, "source_record", len(job.records))
         erp_of = dict(_survived_erp(job, _numbered_clusters(job)))
         plan = _number_plan(job, erp_of, lambda n: _account_sequence(uow, n))
@@ -615,32 +605,36 @@ def _after_write(uow: UnitOfWork, goldens: int) -> None:
 
 
 def _copy_stream(cur: Any, table: str, outputs: Iterable[_Formatted], spool: _Spool) -> None:
-    """COPY ``table``'s text from each output as it arrives; spool the other tables' text."""
-    copy_cm = copy = None
-    try:
+    """COPY ``table``'s text from each output as it arrives; spool the other tables' text.
+
+    The COPY is opened at the first output that has rows for ``table`` (its columns come with it).
+    """
+    with ExitStack() as stack:
+        copy = None
         for out in outputs:
             for name, (columns, text_) in out.items():
                 if name != table:
                     spool.write(name, columns, text_)
                     continue
                 if copy is None:
-                    copy_cm = cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN")
-                    copy = copy_cm.__enter__()
+                    copy = stack.enter_context(cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN"))
                 copy.write(text_)
-    except BaseException as exc:
-        if copy_cm is not None:
-            copy_cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if copy_cm is not None:
-        copy_cm.__exit__(None, None, None)
 
 
 class _Spool:
-    """COPY text of the dependent tables, parked on disk until their parents are written."""
+    """COPY text of the dependent tables, parked on disk (a temporary directory, removed on exit)
+    until their parents are written."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __enter__(self) -> _Spool:
+        self._tmp = tempfile.TemporaryDirectory(prefix="mdm-bulk-")
+        self.directory = Path(self._tmp.name)
         self.files: dict[str, tuple[tuple[str, ...], Any]] = {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _, fh in self.files.values():
+            fh.close()
+        self._tmp.cleanup()
 
     def write(self, table: str, columns: tuple[str, ...], text_: str) -> None:
         if table not in self.files:
@@ -658,10 +652,6 @@ class _Spool:
                 cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             while block := src.read(1 << 20):
                 copy.write(block)
-
-    def close(self) -> None:
-        for _, fh in self.files.values():
-            fh.close()
 
 
 class _Lazy(Sequence[PreparedRecord]):

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
-from mdm.db import UnitOfWork
+from mdm.db import UnitOfWork, mark_written
 from mdm.engines import survivorship_engine
 from mdm.models import (
     GoldenOverride,
@@ -263,8 +262,7 @@ def write_version(
                 "event_id": event_id, "golden_id": golden.id, "domain": golden.domain, "golden_version": golden.version,
                 "type": event_type, "payload": payload, "correlation_id": correlation_id, "created_at": golden.updated_at,
             })
-    for column, value in values.items():
-        set_committed_value(golden, column, value)  # written above: no ORM UPDATE for these
+    mark_written(golden, values)  # written above: no ORM UPDATE for these
     after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
 
 

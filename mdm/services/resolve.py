@@ -16,15 +16,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, literal, text, union_all, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import select
 
-from mdm.db import UnitOfWork
+from mdm.db import UnitOfWork, mark_written
 from mdm.engines import match_engine
 from mdm.models import (
     Batch,
@@ -474,15 +474,19 @@ def _write_resolution(uow: UnitOfWork, record: SourceRecord, keys: list[str], va
             "rid": record.id, "domain": record.domain, "keys": list(keys),
         })
     else:
-        _close_open_reviews(uow, record, values["resolved_at"])
-        uow.session.execute(_UPDATE_RECORD, {**values, "rid": record.id})
-        finish_batch_items(uow, [record.id or 0], "done", values["resolved_at"])
-        replace_keys(uow, record, keys)
-    for column, value in values.items():
-        set_committed_value(record, column, value)
+        _write_record_steps(uow, record, keys, values)
+    mark_written(record, values)
 
 
-def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: Any = None) -> None:
+def _write_record_steps(uow: UnitOfWork, record: SourceRecord, keys: list[str], values: dict[str, Any]) -> None:
+    """The writes of ``_PG_RESOLVED``, one Core statement each (SQLite, and deletions on both)."""
+    _close_open_reviews(uow, record, values["resolved_at"])
+    uow.session.execute(_UPDATE_RECORD, {**values, "rid": record.id})
+    finish_batch_items(uow, [record.id or 0], "done", values["resolved_at"])
+    replace_keys(uow, record, keys)
+
+
+def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: datetime | None = None) -> None:
     uow.session.execute(
         update(ReviewItem.__table__)  # type: ignore[attr-defined]
         .where(_RI.source_record_id == record.id, _RI.status == "open")
@@ -490,7 +494,7 @@ def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: Any = None) 
     )
 
 
-def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now: Any = None) -> None:
+def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now: datetime | None = None) -> None:
     """Mark the pending batch items of these records, and close batches with nothing pending."""
     batch_ids = set(
         uow.session.execute(
@@ -513,15 +517,10 @@ def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any]
     """A deletion detaches the record from its golden and recomputes that golden."""
     old = record.golden_id
     locked = golden_service.lock_goldens(uow, {old} if old else set())
-    now = utcnow()
-    _close_open_reviews(uow, record, now)
     values = {"golden_id": None, "match_status": "deleted", "resolved_hash": record.content_hash,
-              "resolved_at": now, "last_error": None}
-    uow.session.execute(_UPDATE_RECORD, {**values, "rid": record.id})
-    for column, value in values.items():
-        set_committed_value(record, column, value)
-    finish_batch_items(uow, [record.id or 0], "done", now)
-    replace_keys(uow, record, [])
+              "resolved_at": utcnow(), "last_error": None}
+    _write_record_steps(uow, record, [], values)
+    mark_written(record, values)
     changed = []
     if old and old in locked and golden_service.recompute(uow, locked[old], cause, correlation_id=correlation_id).changed:
         changed.append(old)
