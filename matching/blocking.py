@@ -3,7 +3,7 @@
 The service stores every record's keys in an indexed (key, golden_id) table, so
 the candidates for an incoming record are one index lookup per key, never a
 scan.  Several keys per record keep recall high (a typo in the surname is caught
-by the birth-date key, a move by the name key, …).  Keys are "name:value"
+by the given name + birth-date keys, a move by the name key, …).  Keys are "name:value"
 strings of at most 200 characters.
 
 Over-large blocks (a key shared by thousands of records, e.g. a chain's name or
@@ -92,7 +92,7 @@ def customer_keys(p: PreparedRecord) -> list[str | None]:
         pair = sorted([sf, sl]) if sf and sl else [None, None]  # order-free: survives swapped names
         names = sorted([_compact(first), _compact(last)]) if first and last else [None, None]
         keys += [
-            make_key("p_dob", dob),                          # ~35 people per date in a million
+            make_key("p_dob_pc", dob, postal),                # birth date within a postcode: both names corrupted
             make_key("p_names", *names),                      # full names, order-free ("john|smith": ~160)
             make_key("p_ln_by", _compact(last), year),        # full surname + birth year ("smith|1970": ~125)
             make_key("p_names_by", *pair, year),              # name codes + birth year
@@ -104,6 +104,11 @@ def customer_keys(p: PreparedRecord) -> list[str | None]:
             make_key("p_ln_fi_by", sl, _initial(first), year),
             make_key("p_fn_li_by", sf, _initial(last), year),
         ]
+        # birth date + one initial, order-free (two keys, one family): both name codes changed
+        # but one initial kept, or names swapped.  The date alone was a key once; it put ~40
+        # people per date into a block at a million records, and its pairs grow with the square
+        # (docs/benchmarks-speed.md, run 6)
+        keys += [make_key("p_dob_i", dob, i) for i in sorted({_initial(first), _initial(last)} - {None})]
     name = v.get("name")
     if name:
         words = name.split(" ")
