@@ -199,10 +199,11 @@ from mdm.cli_publish import publish  # noqa: E402 - subcommand groups are wired 
 main.add_command(publish)
 main.add_command(rules_group)
 main.add_command(golden_group)
-from mdm.cli_model import model, rematch  # noqa: E402 - mdm model …, mdm rematch (issue 4)
+from mdm.cli_model import model, rekey, rematch  # noqa: E402 - mdm model …, mdm rematch (issue 4), mdm rekey
 
 main.add_command(model)
 main.add_command(rematch)
+main.add_command(rekey)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""``mdm model …`` (train, list, activate, deactivate) and ``mdm rematch``."""
+"""``mdm model …`` (train, list, activate, deactivate), ``mdm rematch`` and ``mdm rekey``."""
 
 from __future__ import annotations
 
@@ -108,3 +108,22 @@ def rematch(domain: str, limit: int | None, version: str | None) -> None:
         raise click.ClickException(exc.message) from exc
     _echo({"summary": report.summary()})
     sys.stdout.flush()
+
+
+@click.command("rekey")
+@click.option("--domain", required=True, type=click.Choice(MODEL_DOMAINS))
+@click.option("--dry-run", is_flag=True, help="count what would change, write nothing")
+def rekey(domain: str, dry_run: bool) -> None:
+    """Recompute stored blocking keys after an upgrade that changed the key rules (safe beside live traffic).
+
+    Prints one JSON summary line; exits 1 if records stayed locked by workers (run it again).
+    """
+    from mdm.services.rekey import rekey as run
+
+    try:
+        report = run(_settings(), domain, dry_run=dry_run)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    _echo({"summary": report.summary()})
+    if report.busy:
+        sys.exit(1)
