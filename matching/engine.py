@@ -95,11 +95,11 @@ class MatchEngine:
                 w += math.log2(level.u / max(f, 1e-12))
         return w
 
-    def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
-        """Fellegi–Sunter score of a pair with its comparison vector."""
-        va, vb = a.values, b.values
+    def _levels(self, va: Mapping[str, Any], vb: Mapping[str, Any]) -> tuple[float, list[str], list[float], list[str]]:
+        """Weight after guards, each comparison's level label and weight, and the guards applied."""
         weight = self.model.prior_weight
-        rows: list[FieldComparison] = []
+        labels: list[str] = []
+        weights: list[float] = []
         for ci, comp in enumerate(self.model.comparisons):
             try:
                 li = comp.level_index(va, vb)
@@ -108,16 +108,32 @@ class MatchEngine:
             except Exception:  # noqa: BLE001 — defensive: treat an uncomparable value as missing
                 w, label = 0.0, "null"
             weight += w
-            rows.append(FieldComparison(comp.name, label, w, comp.shown(va), comp.shown(vb)))
+            labels.append(label)
+            weights.append(w)
         applied: list[str] = []
         if self.model.guards:
-            levels = {r.field: r.level for r in rows}
+            levels = {comp.name: label for comp, label in zip(self.model.comparisons, labels, strict=True)}
             for guard in self.model.guards:
                 if guard.applies(levels):
                     cap = weight_from_probability(guard.max_probability)
                     if weight > cap:
                         weight = cap
                         applied.append(guard.name)
+        return weight, labels, weights, applied
+
+    def weight(self, a: PreparedRecord, b: PreparedRecord) -> float:
+        """``score(a, b).weight`` without building the explanation (the values each comparison
+        shows): deciding needs only the weights of all members and the explanation of the best."""
+        return self._levels(a.values, b.values)[0]
+
+    def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
+        """Fellegi–Sunter score of a pair with its comparison vector."""
+        va, vb = a.values, b.values
+        weight, labels, weights, applied = self._levels(va, vb)
+        rows = [
+            FieldComparison(comp.name, label, w, comp.shown(va), comp.shown(vb))
+            for comp, label, w in zip(self.model.comparisons, labels, weights, strict=True)
+        ]
         return PairScore(weight, probability_from_weight(weight), rows, self.model.version, applied)
 
     def _arrays(self, df: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
@@ -204,22 +220,22 @@ class MatchEngine:
         for m in members:
             distinct.setdefault(repr(sorted(m.values.items(), key=lambda kv: kv[0])), m)
         sample = list(distinct.values())[: self.model.max_members_compared]
-        scores = [self.score(prepared, m) for m in sample]
-        if not scores:
+        weights = [self.weight(prepared, m) for m in sample]
+        if not weights:
             return -math.inf, {}
-        weights = [s.weight for s in scores]
         agg = median(weights)
         best = max(range(len(weights)), key=weights.__getitem__)  # the first maximum, as np.argmax
+        best_score = self.score(prepared, sample[best])
         explanation = {
             "model_version": self.model.version,
             "aggregate": AGGREGATE,
             "weight": round(agg, 4),
             "probability": probability_from_weight(agg),
-            "members_compared": len(scores),
+            "members_compared": len(weights),
             "member_weights": [round(w, 4) for w in weights],
             "best_member": best,
-            "guards": scores[best].guards,
-            "comparisons": [c.to_json() for c in scores[best].comparisons],
+            "guards": best_score.guards,
+            "comparisons": [c.to_json() for c in best_score.comparisons],
         }
         return agg, explanation
 
@@ -284,7 +300,7 @@ class MatchEngine:
         The same "resemble the cluster as a whole" rule as `score_golden`, applied
         to merging two golden records.
         """
-        weights = [self.score(a, b).weight for a in left[:cap] for b in right[:cap]]
+        weights = [self.weight(a, b) for a in left[:cap] for b in right[:cap]]
         return median(weights) if weights else -math.inf
 
     def _merge_candidates(

@@ -37,8 +37,13 @@ def to_utc(value: dt.datetime | str | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Convert a value to plain JSON types (datetimes/dates as ISO, Decimals as strings)."""
+    if type(value) in _PLAIN:  # nearly every value: one set lookup instead of four isinstance tests
+        return value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | uuid.UUID):

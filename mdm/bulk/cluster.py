@@ -152,7 +152,7 @@ class _Weights:
         key = incoming * self.n + member
         w = self.table.get(key)
         if w is None:
-            w = self.engine.score(self.prepared[incoming], self.prepared[member]).weight
+            w = self.engine.weight(self.prepared[incoming], self.prepared[member])
             self.table[key] = w
             self.extra += 1
         return w
