@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -211,6 +212,12 @@ class Batch(SQLModel, table=True):
     """One ``POST …/batches`` call; its progress is counted from its items."""
 
     __tablename__ = "batch"
+    __table_args__ = (
+        # the sweep looks for open batches on every pass: a partial index keeps that proportional
+        # to the batches still open, not to every batch ever received
+        Index("ix_batch_open", "created_at", postgresql_where=text("finished_at IS NULL"),
+              sqlite_where=text("finished_at IS NULL")),
+    )
 
     id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), primary_key=True))
     source: str = Field(sa_column=Column(String(64), nullable=False))

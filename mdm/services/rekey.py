@@ -4,8 +4,10 @@ Candidates are found only through stored keys (``match_key``), never by scanning
 ``matching/blocking.py`` changes — the date-of-birth-only key became date + postcode and
 date + initial, for instance — records stored before the change keep their old keys, so a new
 record cannot find them through the new keys until each is re-resolved. ``mdm rekey``
-recomputes every live record's keys from its stored prepared values (what candidates are
-compared through) and replaces the keys of the records whose set differs. It changes nothing
+recomputes every live record's keys from its stored canonical fields exactly as a resolve does
+(``prepare`` then ``blocking_keys``: a stored record and a newcomer with the same values get the
+same keys even if normalization changed too) and replaces the keys of the records whose set
+differs. It changes nothing
 else: goldens, decisions and match status stay as they are (``mdm rematch`` reports what
 re-deciding would change).
 
@@ -26,7 +28,6 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy import select as sa_select
 
-from matching import PreparedRecord
 from mdm.db import UnitOfWork
 from mdm.engines import FUZZY_DOMAINS, match_engine
 from mdm.errors import InvalidInput
@@ -80,15 +81,15 @@ def _live_ids(uow: UnitOfWork, domain: str, after: int, size: int) -> list[int]:
 
 
 def _lock(uow: UnitOfWork, ids: list[int]) -> list[tuple[int, dict[str, Any] | None]]:
-    """(id, prepared) of the records among ``ids`` that are still live and not held by anyone else."""
+    """(id, canonical fields) of the records among ``ids`` that are still live and not held by anyone else."""
     query = (
-        sa_select(_SR.id, _SR.prepared)
+        sa_select(_SR.id, _SR.fields)
         .where(_SR.id.in_(ids), _SR.deleted.is_(False), _SR.match_status.in_(_KEYED_STATUSES))
         .order_by(_SR.id)
     )
     if uow.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return [(row.id, row.prepared) for row in uow.session.execute(query)]
+    return [(row.id, row.fields) for row in uow.session.execute(query)]
 
 
 def _stored_keys(uow: UnitOfWork, ids: list[int]) -> dict[int, set[str]]:
@@ -105,9 +106,9 @@ def _rekey_ids(uow: UnitOfWork, domain: str, ids: list[int], report: RekeyReport
     held = {rid for rid, _ in locked}
     stored = _stored_keys(uow, list(held))
     changed: dict[int, list[str]] = {}
-    for rid, prepared in locked:
+    for rid, fields in locked:
         report.checked += 1
-        wanted = sorted(set(engine.blocking_keys(PreparedRecord.from_json(prepared or {}))))
+        wanted = sorted(set(engine.blocking_keys(engine.prepare(fields or {}))))
         before = stored[rid]
         if set(wanted) == before:
             continue
