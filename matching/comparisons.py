@@ -36,16 +36,6 @@ def _present(arr: np.ndarray) -> np.ndarray:
     return arr != None  # noqa: E711 - element-wise comparison on an object array, not a truth test
 
 
-def _pairwise(test: Any, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
-    """Column-wise form of a scalar test on two present values: one loop over the present pairs,
-    without building two dicts per pair as the generic fallback must (a third of bulk scoring)."""
-    out = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(_present(x) & _present(y))
-    if idx.size:
-        out[idx] = [test(a, b) for a, b in zip(x[idx].tolist(), y[idx].tolist(), strict=True)]
-    return out
-
-
 @dataclass
 class Level:
     """One comparison level.  Subclasses define `test` and `test_columns`."""
@@ -58,7 +48,8 @@ class Level:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _LEVEL_TYPES[cls.type_name] = cls
+        if "type_name" in cls.__dict__:  # an abstract helper base names no type of its own
+            _LEVEL_TYPES[cls.type_name] = cls
 
     # -- evaluation ---------------------------------------------------------
     def test(self, a: Values, b: Values) -> bool:  # pragma: no cover - abstract
@@ -294,17 +285,43 @@ class CrossLevel(Level):
 
 
 @dataclass
-class NicknameLevel(Level):
-    """Given names that share a canonical form ("bob" ~ "robert")."""
+class OneColumnLevel(Level):
+    """A level decided by a scalar test on one column's two values, both present.
+
+    Subclasses define ``_pair(x, y)`` only: the single-pair test and the column-wise one (a loop
+    over the present pairs, without the two dicts per pair the generic fallback builds — that
+    fallback was a third of bulk scoring) are derived from it, so they cannot disagree.
+    """
 
     col: str = ""
-    type_name: ClassVar[str] = "nickname"
 
     def columns(self) -> list[str]:
         return [self.col]
 
     def params(self) -> dict[str, Any]:
         return {"col": self.col}
+
+    def _pair(self, x: Any, y: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def test(self, a: Values, b: Values) -> bool:
+        x, y = a.get(self.col), b.get(self.col)
+        return x is not None and y is not None and self._pair(x, y)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        x, y = left[self.col], right[self.col]
+        out = np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(_present(x) & _present(y))
+        if idx.size:
+            out[idx] = [self._pair(a, b) for a, b in zip(x[idx].tolist(), y[idx].tolist(), strict=True)]
+        return out
+
+
+@dataclass
+class NicknameLevel(OneColumnLevel):
+    """Given names that share a canonical form ("bob" ~ "robert")."""
+
+    type_name: ClassVar[str] = "nickname"
 
     @staticmethod
     def _canon(v: str) -> str:
@@ -314,24 +331,13 @@ class NicknameLevel(Level):
     def _pair(self, x: Any, y: Any) -> bool:
         return self._canon(str(x)) == self._canon(str(y))
 
-    def test(self, a: Values, b: Values) -> bool:
-        x, y = a.get(self.col), b.get(self.col)
-        return x is not None and y is not None and self._pair(x, y)
-
-    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        return _pairwise(self._pair, left[self.col], right[self.col], n)
-
 
 @dataclass
-class PrefixLevel(Level):
+class PrefixLevel(OneColumnLevel):
     """One value is a word-prefix/initial of the other ("j" ~ "john", "jo ann" ~ "jo")."""
 
-    col: str = ""
     min_chars: int = 1
     type_name: ClassVar[str] = "prefix"
-
-    def columns(self) -> list[str]:
-        return [self.col]
 
     def params(self) -> dict[str, Any]:
         return {"col": self.col, "min_chars": self.min_chars}
@@ -341,24 +347,13 @@ class PrefixLevel(Level):
         short, long_ = (x, y) if len(x) <= len(y) else (y, x)
         return len(short) >= self.min_chars and long_.startswith(short)
 
-    def test(self, a: Values, b: Values) -> bool:
-        x, y = a.get(self.col), b.get(self.col)
-        return x is not None and y is not None and self._pair(x, y)
-
-    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        return _pairwise(self._pair, left[self.col], right[self.col], n)
-
 
 @dataclass
-class SuffixLevel(Level):
+class SuffixLevel(OneColumnLevel):
     """Same last `n` characters (local part of a phone number without its area code)."""
 
-    col: str = ""
     n: int = 7
     type_name: ClassVar[str] = "suffix"
-
-    def columns(self) -> list[str]:
-        return [self.col]
 
     def params(self) -> dict[str, Any]:
         return {"col": self.col, "n": self.n}
@@ -367,33 +362,12 @@ class SuffixLevel(Level):
         x, y = str(x), str(y)
         return len(x) >= self.n and len(y) >= self.n and x[-self.n :] == y[-self.n :]
 
-    def test(self, a: Values, b: Values) -> bool:
-        x, y = a.get(self.col), b.get(self.col)
-        return x is not None and y is not None and self._pair(x, y)
-
-    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        return _pairwise(self._pair, left[self.col], right[self.col], n)
-
 
 @dataclass
-class DateCloseLevel(Level):
+class DateCloseLevel(OneColumnLevel):
     """ISO dates that differ by a swapped day/month, one component, or one typo."""
 
-    col: str = ""
     type_name: ClassVar[str] = "date_close"
-
-    def columns(self) -> list[str]:
-        return [self.col]
-
-    def params(self) -> dict[str, Any]:
-        return {"col": self.col}
-
-    def test(self, a: Values, b: Values) -> bool:
-        x, y = a.get(self.col), b.get(self.col)
-        return x is not None and y is not None and self._pair(x, y)
-
-    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        return _pairwise(self._pair, left[self.col], right[self.col], n)
 
     @staticmethod
     def _pair(x: Any, y: Any) -> bool:

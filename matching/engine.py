@@ -27,6 +27,16 @@ def median(values: list[float]) -> float:
     return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def first_max_index(values: list[float]) -> int:
+    """Index of the first maximum, as ``np.argmax`` picks it (the best member of a golden)."""
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def member_identity(member: PreparedRecord) -> str:
+    """Members with equal prepared values are compared once: this is what "equal" means."""
+    return repr(sorted(member.values.items(), key=lambda kv: kv[0]))
+
+
 def records_frame(records: Iterable[PreparedRecord]) -> pd.DataFrame:
     """Prepared records as a DataFrame of their values (one row per record), for bulk scoring."""
     return pd.DataFrame([r.values for r in records])
@@ -218,13 +228,13 @@ class MatchEngine:
         """
         distinct: dict[str, PreparedRecord] = {}
         for m in members:
-            distinct.setdefault(repr(sorted(m.values.items(), key=lambda kv: kv[0])), m)
+            distinct.setdefault(member_identity(m), m)
         sample = list(distinct.values())[: self.model.max_members_compared]
         weights = [self.weight(prepared, m) for m in sample]
         if not weights:
             return -math.inf, {}
         agg = median(weights)
-        best = max(range(len(weights)), key=weights.__getitem__)  # the first maximum, as np.argmax
+        best = first_max_index(weights)
         best_score = self.score(prepared, sample[best])
         explanation = {
             "model_version": self.model.version,

@@ -64,6 +64,10 @@ class SourceSystem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+#: match statuses of a resolved, live record: it belongs to a golden and its blocking keys are stored
+RESOLVED_STATUSES = ("linked", "new", "review")
+
+
 class SourceRecord(SQLModel, table=True):
     """One source system's copy of a customer, product or price.
 

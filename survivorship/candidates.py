@@ -23,8 +23,6 @@ def value_key(value: Any) -> str:
     JSON with sorted keys, so two addresses with the same parts in a different key
     order are the same value.
     """
-    if type(value) is str:  # the common case: jsonable() would return it unchanged
-        return _ENCODER.encode(value)
     return _ENCODER.encode(jsonable(value))
 
 

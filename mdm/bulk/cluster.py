@@ -27,7 +27,14 @@ import numpy as np
 import pandas as pd
 
 from matching import MatchEngine, PreparedRecord
-from matching.engine import median, probability_from_weight, records_frame, weight_from_probability
+from matching.engine import (
+    first_max_index,
+    median,
+    member_identity,
+    probability_from_weight,
+    records_frame,
+    weight_from_probability,
+)
 from mdm.bulk.parallel import forked_pool, state
 
 #: The real-time path's limits (mdm.services.resolve); kept equal on purpose.
@@ -190,7 +197,7 @@ def cluster_records(
     def dkey(i: int) -> str:
         k = distinct_key.get(i)
         if k is None:
-            k = distinct_key[i] = repr(sorted(prepared[i].values.items(), key=lambda kv: kv[0]))
+            k = distinct_key[i] = member_identity(prepared[i])
         return k
 
     def members_for(c: int) -> list[int]:
@@ -205,9 +212,9 @@ def cluster_records(
         ws = [weight(i, m) for m in sample]
         if not ws:
             return -math.inf, -1, 0
-        return median(ws), sample[max(range(len(ws)), key=ws.__getitem__)], len(ws)
+        return median(ws), sample[first_max_index(ws)], len(ws)
 
-    def pairmedian(group_a: list[int], group_b: list[int]) -> float:
+    def pair_median(group_a: list[int], group_b: list[int]) -> float:
         ws = [weight(max(a, b), min(a, b)) for a in group_a[:20] for b in group_b[:20]]
         return median(ws) if ws else -math.inf
 
@@ -244,7 +251,7 @@ def cluster_records(
                 if w < upper_w:
                     break
                 other = members_for(c)
-                if pairmedian(other, merged_members) >= upper_w:
+                if pair_median(other, merged_members) >= upper_w:
                     mergeable.append(c)
                     merged_members.extend(other)
             warnings = []

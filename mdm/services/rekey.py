@@ -7,9 +7,8 @@ record cannot find them through the new keys until each is re-resolved. ``mdm re
 recomputes every live record's keys from its stored canonical fields exactly as a resolve does
 (``prepare`` then ``blocking_keys``: a stored record and a newcomer with the same values get the
 same keys even if normalization changed too) and replaces the keys of the records whose set
-differs. It changes nothing
-else: goldens, decisions and match status stay as they are (``mdm rematch`` reports what
-re-deciding would change).
+differs. It changes nothing else: goldens, decisions and match status stay as they are
+(``mdm rematch`` reports what re-deciding would change).
 
 It runs beside live traffic. Each chunk is one transaction that locks its records in id order
 with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a record a worker holds at that moment is
@@ -21,24 +20,23 @@ record re-resolved meanwhile gets its keys from the resolve itself, with the cur
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import ColumnElement, and_, delete, insert
 from sqlalchemy import select as sa_select
 
 from mdm.db import UnitOfWork
 from mdm.engines import FUZZY_DOMAINS, match_engine
 from mdm.errors import InvalidInput
-from mdm.models import MatchKey, SourceRecord
+from mdm.models import RESOLVED_STATUSES, MatchKey, SourceRecord
 from mdm.settings import Settings
 
 CHUNK = 2_000
 _SR = SourceRecord.__table__.c  # type: ignore[attr-defined]
 _MK = MatchKey.__table__  # type: ignore[attr-defined]
-_KEYED_STATUSES = ("linked", "new", "review")
-"""Statuses whose keys are stored (pending records get theirs when they are resolved)."""
+#: live, resolved records: the ones with stored keys (pending records get theirs when resolved)
+_KEYED = and_(_SR.deleted.is_(False), _SR.match_status.in_(RESOLVED_STATUSES))
 
 
 @dataclass
@@ -70,23 +68,14 @@ def _family(key: str) -> str:
     return key.split(":", 1)[0]
 
 
-def _live_ids(uow: UnitOfWork, domain: str, after: int, size: int) -> list[int]:
-    rows = uow.session.execute(
-        sa_select(_SR.id)
-        .where(_SR.domain == domain, _SR.id > after, _SR.deleted.is_(False), _SR.match_status.in_(_KEYED_STATUSES))
-        .order_by(_SR.id)
-        .limit(size)
-    ).scalars()
-    return list(rows)
+def _keyed_ids(uow: UnitOfWork, where: ColumnElement[bool], limit: int | None = None) -> list[int]:
+    query = sa_select(_SR.id).where(_KEYED, where).order_by(_SR.id).limit(limit)
+    return list(uow.session.execute(query).scalars())
 
 
 def _lock(uow: UnitOfWork, ids: list[int]) -> list[tuple[int, dict[str, Any] | None]]:
-    """(id, canonical fields) of the records among ``ids`` that are still live and not held by anyone else."""
-    query = (
-        sa_select(_SR.id, _SR.fields)
-        .where(_SR.id.in_(ids), _SR.deleted.is_(False), _SR.match_status.in_(_KEYED_STATUSES))
-        .order_by(_SR.id)
-    )
+    """(id, canonical fields) of the records among ``ids`` that are still keyed and not held by anyone else."""
+    query = sa_select(_SR.id, _SR.fields).where(_KEYED, _SR.id.in_(ids)).order_by(_SR.id)
     if uow.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [(row.id, row.fields) for row in uow.session.execute(query)]
@@ -108,13 +97,13 @@ def _rekey_ids(uow: UnitOfWork, domain: str, ids: list[int], report: RekeyReport
     changed: dict[int, list[str]] = {}
     for rid, fields in locked:
         report.checked += 1
-        wanted = sorted(set(engine.blocking_keys(engine.prepare(fields or {}))))
+        wanted = set(engine.blocking_keys(engine.prepare(fields or {})))
         before = stored[rid]
-        if set(wanted) == before:
+        if wanted == before:
             continue
-        changed[rid] = wanted
-        report.keys_added.update(_family(k) for k in set(wanted) - before)
-        report.keys_removed.update(_family(k) for k in before - set(wanted))
+        changed[rid] = sorted(wanted)
+        report.keys_added.update(_family(k) for k in wanted - before)
+        report.keys_removed.update(_family(k) for k in before - wanted)
     report.rekeyed += len(changed)
     if changed and not report.dry_run:
         uow.session.execute(delete(_MK).where(_MK.c.source_record_id.in_(list(changed))))
@@ -122,23 +111,11 @@ def _rekey_ids(uow: UnitOfWork, domain: str, ids: list[int], report: RekeyReport
         if rows:
             uow.session.execute(insert(_MK), rows)
     # ids that vanished (deleted, or re-resolved into pending) between the two reads are not busy
-    still_live = set(_live_ids_among(uow, domain, [i for i in ids if i not in held]))
-    return sorted(still_live)
+    missing = [i for i in ids if i not in held]
+    return _keyed_ids(uow, _SR.id.in_(missing)) if missing else []
 
 
-def _live_ids_among(uow: UnitOfWork, domain: str, ids: Iterable[int]) -> list[int]:
-    ids = list(ids)
-    if not ids:
-        return []
-    return list(uow.session.execute(
-        sa_select(_SR.id).where(_SR.id.in_(ids), _SR.deleted.is_(False), _SR.match_status.in_(_KEYED_STATUSES))
-    ).scalars())
-
-
-def rekey(
-    settings: Settings, domain: str, *, dry_run: bool = False, chunk: int = CHUNK,
-    progress: Callable[[RekeyReport], None] | None = None,
-) -> RekeyReport:
+def rekey(settings: Settings, domain: str, *, dry_run: bool = False, chunk: int = CHUNK) -> RekeyReport:
     """Bring every live ``domain`` record's stored keys in line with the current key rules.
 
     ``dry_run``: count what would change, write nothing (each chunk is rolled back).
@@ -153,15 +130,13 @@ def rekey(
     after = 0
     while True:
         with UnitOfWork(settings) as uow:
-            ids = _live_ids(uow, domain, after, chunk)
+            ids = _keyed_ids(uow, and_(_SR.domain == domain, _SR.id > after), chunk)
             if not ids:
                 break
             busy += _rekey_ids(uow, domain, ids, report)
             if not dry_run:
                 uow.commit()
         after = ids[-1]
-        if progress is not None:
-            progress(report)
     for start in range(0, len(busy), chunk):  # one retry: a worker holds a record for milliseconds
         with UnitOfWork(settings) as uow:
             report.busy += _rekey_ids(uow, domain, busy[start:start + chunk], report)

@@ -30,7 +30,7 @@ from matching import MatchEngine, MatchModel, PreparedRecord
 from mdm.db import UnitOfWork
 from mdm.engines import match_engine
 from mdm.errors import NotFound
-from mdm.models import MatchLabel, MatchModelRow, SourceRecord
+from mdm.models import RESOLVED_STATUSES, MatchLabel, MatchModelRow, SourceRecord
 from mdm.services.ingest import check_domain
 from mdm.services.resolve import _oversized_keys, _product_golden_id, candidate_members, excluded_goldens
 from mdm.settings import Settings
@@ -81,7 +81,7 @@ def _iter_records(settings: Settings, domain: str, limit: int | None) -> Iterato
                         SourceRecord.id > last,  # type: ignore[operator]
                         SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
                         SourceRecord.golden_id.is_not(None),  # type: ignore[union-attr]
-                        SourceRecord.match_status.in_(("linked", "new", "review")),  # type: ignore[attr-defined]
+                        SourceRecord.match_status.in_(RESOLVED_STATUSES),  # type: ignore[attr-defined]
                     )
                     .order_by(SourceRecord.id)  # type: ignore[arg-type]
                     .limit(size)
