@@ -144,6 +144,10 @@ def candidate_members(uow: UnitOfWork, record: SourceRecord, keys: list[str]) ->
 #: Rows: (0, oversized key), (1, excluded golden), (2, golden id, member id, prepared), ordered
 #: like :func:`candidate_members` (golden id, newest member first). Same filters as
 #: :func:`_oversized_keys`, :func:`candidate_members` and :func:`excluded_goldens`.
+#: The key probe is a LATERAL subquery with a LIMIT (a no-op: usable blocks hold at most
+#: MAX_BLOCK_SIZE records) so the planner cannot flatten it into a join: psycopg prepares this
+#: statement, and a generic plan made while ``match_key`` was small (a fresh hub, or no ANALYZE
+#: yet) scanned the whole domain's keys for every resolve — 40 ms at 9,000 records and growing.
 _PG_LOOKUP = text(f"""
 WITH k AS (SELECT DISTINCT unnest(CAST(:keys AS varchar[])) AS key),
 sizes AS MATERIALIZED (
@@ -151,10 +155,12 @@ sizes AS MATERIALIZED (
                    WHERE m.domain = :domain AND m.key = k.key LIMIT {MAX_BLOCK_SIZE + 1}) AS l) AS n
     FROM k),
 g AS (
-    SELECT DISTINCT sr.golden_id FROM source_record sr
-    WHERE sr.id IN (SELECT m.source_record_id FROM match_key m JOIN sizes s ON s.key = m.key
-                    WHERE m.domain = :domain AND s.n <= {MAX_BLOCK_SIZE})
-      AND sr.id <> :rid AND sr.golden_id IS NOT NULL AND sr.deleted IS false)
+    SELECT DISTINCT sr.golden_id
+    FROM sizes s
+    CROSS JOIN LATERAL (SELECT m.source_record_id FROM match_key m
+                        WHERE m.domain = :domain AND m.key = s.key LIMIT {MAX_BLOCK_SIZE + 1}) AS m
+    JOIN source_record sr ON sr.id = m.source_record_id
+    WHERE s.n <= {MAX_BLOCK_SIZE} AND sr.id <> :rid AND sr.golden_id IS NOT NULL AND sr.deleted IS false)
 SELECT 0 AS kind, s.key AS value, CAST(NULL AS bigint) AS member_id, CAST(NULL AS jsonb) AS prepared
   FROM sizes s WHERE s.n > {MAX_BLOCK_SIZE}
 UNION ALL
