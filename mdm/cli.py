@@ -112,14 +112,17 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 @click.option("--sweep/--no-sweep", default=True, show_default=True, help="run the lost-job sweep beside the worker")
 @click.option("--name", default=None)
-def worker(queue_name: str, burst: bool, sweep: bool, name: str | None) -> None:
+@click.option("--fork/--no-fork", default=None,
+              help="run each job in a forked work-horse (isolation) instead of in the worker process "
+                   "(twice the resolve throughput); default MDM_WORKER_FORK, off")
+def worker(queue_name: str, burst: bool, sweep: bool, name: str | None, fork: bool | None) -> None:
     """Run one RQ worker process on one queue (start more processes to scale out)."""
     from mdm.worker import run_worker
 
     settings = _settings()
     if settings.jobs_inline:
         raise click.UsageError("MDM_REDIS_URL is not set: without Redis, jobs run inline in the web process")
-    run_worker(settings, queue_name, burst=burst, sweep=sweep, name=name)
+    run_worker(settings, queue_name, burst=burst, sweep=sweep, name=name, fork=settings.worker_fork if fork is None else fork)
 
 
 @main.command("sweep")

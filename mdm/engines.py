@@ -1,8 +1,9 @@
 """The bridge to the pure libraries: which matching model and which survivorship rules are in force.
 
-Both are cached per process. The active matching model is re-read from the database at most
-every ``MODEL_RECHECK_SECONDS``, so ``mdm model train`` takes effect on running workers
-without a restart; explanations store the model version that made each decision.
+Both are cached per process. The active matching model is re-read from the database at the
+start of every resolve job (:func:`recheck_models`) and at most every ``MODEL_RECHECK_SECONDS``
+within one, so ``mdm model train`` takes effect on running workers without a restart;
+explanations store the model version that made each decision.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ def check_all_rules(rules_dir: str | None) -> None:
     (``RulesError`` names the file, the field and the problem), never at merge time."""
     for domain in ("customer", "product", "price"):
         survivorship_engine(domain, rules_dir)
+
+
+def recheck_models() -> None:
+    """Make the next :func:`match_engine` call re-read which model is active (one small query;
+    the engine itself is kept while the version is the same). Every resolve job calls this: a
+    worker runs jobs in its own process, so a model activated between two jobs is in force from
+    the next job on, as it was when each job ran in a fresh forked work-horse."""
+    for domain, (_checked, version, engine) in list(_match_cache.items()):
+        _match_cache[domain] = (float("-inf"), version, engine)
 
 
 def reset_caches() -> None:

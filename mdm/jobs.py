@@ -10,6 +10,8 @@ import logging
 import traceback
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Any
 
 from sqlalchemy import Connection, update
 from sqlalchemy.orm import sessionmaker
@@ -18,6 +20,7 @@ from sqlmodel import Session
 from mdm import runtime
 from mdm.db import UnitOfWork, get_engine
 from mdm.models import SourceRecord, utcnow
+from mdm.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,39 +32,87 @@ class RecordsFailed(RuntimeError):
 
 
 def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None) -> dict[str, int]:
-    """Resolve each record in its own transaction; one bad record does not hold back the rest."""
+    """Resolve a chunk: groups of ``resolve_group_size`` records in one transaction each
+    (:mod:`mdm.services.resolve_group`); a group that fails is redone one record per
+    transaction, so one bad record does not hold back the rest and its attempts are counted."""
     settings = runtime.settings()
     counts = {"resolved": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
+    from mdm.engines import recheck_models
     from mdm.services.resolve import resolve_one
+    from mdm.services.resolve_group import resolve_group
 
-    # one connection for the whole chunk (still one transaction per record): no pool checkout
-    # and pre-ping per record, and psycopg's prepared statements stay on one connection.
-    # After a failure the connection is dropped and a fresh one (pre-pinged) is taken.
+    recheck_models()  # a model activated since the last job is in force for this one
+
+    def tally(outcome: Any) -> None:
+        counts["skipped" if outcome.skipped else "resolved"] += 1
+
+    # one connection for the whole chunk: no pool checkout and pre-ping per transaction, and
+    # psycopg's prepared statements stay on one connection. After a failure the connection is
+    # dropped and a fresh one (pre-pinged) is taken.
     engine = get_engine(settings.database_url)
     conn: Connection | None = None
+    ids = [int(i) for i in record_ids]
+    size = max(1, settings.resolve_group_size)
     try:
-        for record_id in record_ids:
-            if conn is None:
-                conn = engine.connect()
-                factory = sessionmaker(bind=conn, expire_on_commit=False, class_=Session)
-            try:
-                with UnitOfWork(settings, factory) as uow:
-                    outcome = resolve_one(uow, int(record_id), correlation_id=correlation_id)
-                    uow.commit()
-                counts["skipped" if outcome.skipped else "resolved"] += 1
-            except Exception as exc:  # noqa: BLE001 - recorded on the record, then re-raised below
-                log.exception("resolve failed for record %s", record_id)
-                counts["failed"] += 1
-                failures.append(f"{record_id}: {exc!r}")
-                _discard(conn)
-                conn = None
-                _record_failure(int(record_id), traceback.format_exc())
+        for start in range(0, len(ids), size):
+            _keep_alive(settings)
+            group = ids[start:start + size]
+            singles = group
+            if size > 1:
+                if conn is None:
+                    conn = engine.connect()
+                try:
+                    with UnitOfWork(settings, sessionmaker(bind=conn, expire_on_commit=False, class_=Session)) as uow:
+                        outcomes, singles = resolve_group(uow, group, correlation_id=correlation_id)
+                        uow.commit()
+                    for outcome in outcomes:
+                        tally(outcome)
+                except Exception:  # noqa: BLE001 - redone one by one below, where failures are recorded
+                    log.warning("group of %d records failed; resolving them one by one", len(group), exc_info=True)
+                    _discard(conn)
+                    conn = None
+                    singles = group
+            for record_id in singles:
+                if conn is None:
+                    conn = engine.connect()
+                try:
+                    with UnitOfWork(settings, sessionmaker(bind=conn, expire_on_commit=False, class_=Session)) as uow:
+                        outcome = resolve_one(uow, record_id, correlation_id=correlation_id)
+                        uow.commit()
+                    tally(outcome)
+                except Exception as exc:  # noqa: BLE001 - recorded on the record, then re-raised below
+                    log.exception("resolve failed for record %s", record_id)
+                    counts["failed"] += 1
+                    failures.append(f"{record_id}: {exc!r}")
+                    _discard(conn)
+                    conn = None
+                    _record_failure(record_id, traceback.format_exc())
     finally:
         _discard(conn)
     if failures:
         raise RecordsFailed(f"{len(failures)} of {len(record_ids)} records failed: " + "; ".join(failures[:5]))
     return counts
+
+
+def _keep_alive(settings: Settings) -> None:
+    """Refresh the running job's heartbeat (at most every ``job_heartbeat_seconds``).
+
+    A job run in the worker's own process (``mdm worker`` without ``--fork``) has no parent
+    refreshing it, and the sweep takes the records of a started job silent for twice that
+    interval. Nothing to do inline (no job) or when Redis is unreachable (the sweep's problem)."""
+    from rq import get_current_job
+    from rq.utils import now
+
+    try:
+        job = get_current_job()
+        if job is None:
+            return
+        last = job.last_heartbeat or job.started_at
+        if last is None or (now() - (last if last.tzinfo else last.replace(tzinfo=UTC))).total_seconds() >= settings.job_heartbeat_seconds:
+            job.heartbeat(now(), settings.job_heartbeat_seconds * 2 + 60)
+    except Exception:  # noqa: BLE001 - a missed beat costs at worst a duplicate (idempotent) resolve
+        log.warning("could not refresh the job heartbeat", exc_info=True)
 
 
 def _discard(conn: Connection | None) -> None:

@@ -43,9 +43,20 @@ def _preload(rules_dir: str | None) -> None:
         load_rules(domain, path=rules_dir) if rules_dir else load_rules(domain)
 
 
-def run_worker(settings: Settings, queue_name: str, *, burst: bool = False, sweep: bool = True, name: str | None = None) -> None:
+def run_worker(
+    settings: Settings, queue_name: str, *, burst: bool = False, sweep: bool = True, name: str | None = None, fork: bool = False
+) -> None:
+    """Work one queue until stopped.
+
+    ``fork=False`` (the default) runs jobs in this process (RQ's ``SimpleWorker``): the database
+    pool, SQLAlchemy's compiled statements, psycopg's prepared statements and the model and rules
+    caches stay warm from job to job. A forked work-horse per job rebuilds all of them and took
+    twice as long per 100-record resolve job (0.87 s vs 0.44 s, docs/benchmarks-speed.md); forking
+    remains available for isolation (a job's memory is returned when its horse exits). Without a
+    monitoring parent, long jobs refresh their own heartbeat (``mdm.jobs``) for the sweep.
+    """
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue, SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -54,7 +65,7 @@ def run_worker(settings: Settings, queue_name: str, *, burst: bool = False, swee
     _preload(settings.rules_dir)
     sweeper = _start_sweeper(queue_name) if sweep and queue_name in ("resolve", "publish") and not burst else None
     try:
-        worker = Worker(
+        worker = (Worker if fork else SimpleWorker)(
             [queue],
             connection=redis,
             serializer=JSONSerializer,

@@ -192,6 +192,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "MDM_SWEEP_AFTER_SECONDS": str(settings.sweep_after_seconds),
             "MDM_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
             "MDM_RESOLVE_CHUNK_SIZE": str(settings.resolve_chunk_size),
+            "MDM_RESOLVE_GROUP_SIZE": str(settings.resolve_group_size),
             "MDM_RETRY_INTERVALS": ",".join(str(i) for i in settings.retry_intervals),
             "MDM_JOB_MAX_ATTEMPTS": str(settings.job_max_attempts),
             "MDM_JOB_HEARTBEAT_SECONDS": str(settings.job_heartbeat_seconds),

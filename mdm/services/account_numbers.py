@@ -27,15 +27,21 @@ def number_format() -> str:
 
 
 def next_sequence(uow: UnitOfWork) -> int:
+    return next_sequences(uow, 1)[0]
+
+
+def next_sequences(uow: UnitOfWork, n: int) -> list[int]:
+    """``n`` new numbers, ascending, in one statement (a resolve group numbers its goldens at once)."""
     if uow.dialect == "postgresql":
-        return int(uow.session.execute(text("SELECT nextval('account_number_seq')")).scalar_one())
+        return sorted(int(v) for v in uow.session.execute(
+            text("SELECT nextval('account_number_seq') FROM generate_series(1, :n)"), {"n": n}).scalars())
     row = uow.session.execute(
-        update(Counter).where(Counter.name == COUNTER).values(value=Counter.value + 1).returning(Counter.value)
+        update(Counter).where(Counter.name == COUNTER).values(value=Counter.value + n).returning(Counter.value)
     ).first()
     if row is None:
-        uow.session.execute(insert(Counter).values(name=COUNTER, value=1))
-        return 1
-    return int(row[0])
+        uow.session.execute(insert(Counter).values(name=COUNTER, value=n))
+        return list(range(1, n + 1))
+    return list(range(int(row[0]) - n + 1, int(row[0]) + 1))
 
 
 def assign(uow: UnitOfWork, golden: GoldenRecord, erp_number: str | None) -> str | None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import bindparam, insert, text, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
@@ -72,18 +72,23 @@ _MEMBER_COLUMNS = (
 )
 
 
-def _members_and_override_flag(uow: UnitOfWork, golden_id: str) -> tuple[list[Any], bool]:
-    """The members' columns :func:`recompute` needs (like :func:`members_of`: live members by
-    id) plus whether the golden has any steward override, in one statement (overrides are
-    rare: they are loaded only when the flag says so). The ORM select autoflushes first."""
-    has_override = sa_select(GoldenOverride.golden_id).where(GoldenOverride.golden_id == bindparam("gid")).exists()
+def _members_and_override_flags(uow: UnitOfWork, golden_ids: Sequence[str]) -> dict[str, tuple[list[Any], bool]]:
+    """For each golden: the members' columns :func:`recompute` needs (like :func:`members_of`:
+    live members by id) and whether it has any steward override — one statement for all of them
+    (overrides are rare: they are loaded only when the flag says so). The ORM select autoflushes
+    first."""
+    has_override = sa_select(GoldenOverride.golden_id).where(GoldenOverride.golden_id == SourceRecord.golden_id).exists()
     rows = uow.session.execute(
-        sa_select(*_MEMBER_COLUMNS, has_override.label("has_override"))
-        .where(SourceRecord.golden_id == bindparam("gid"), SourceRecord.deleted.is_(False))  # type: ignore[union-attr]
+        sa_select(*_MEMBER_COLUMNS, SourceRecord.golden_id, has_override.label("has_override"))
+        .where(SourceRecord.golden_id.in_(sorted(set(golden_ids))), SourceRecord.deleted.is_(False))  # type: ignore[union-attr]
         .order_by(SourceRecord.id),  # type: ignore[arg-type]
-        {"gid": golden_id},
     ).all()
-    return list(rows), bool(rows and rows[-1].has_override)
+    found: dict[str, tuple[list[Any], bool]] = {gid: ([], False) for gid in golden_ids}
+    for row in rows:
+        members, flag = found[row.golden_id]
+        members.append(row)
+        found[row.golden_id] = (members, flag or bool(row.has_override))
+    return found
 
 
 def to_member(record: Any) -> Member:
@@ -130,15 +135,26 @@ _GOLDEN_ALL = ("id", "domain", "created_at", *_GOLDEN_MUTABLE)
 
 
 def new_golden(uow: UnitOfWork, domain: str) -> GoldenRecord:
-    """Insert an empty golden (version 0) and return it as a persistent, clean ORM object.
-
-    One Core INSERT instead of an ORM flush: every column is set in Python, so the object is
-    attached as already persistent (nothing to expire, nothing to reload)."""
-    golden = GoldenRecord(domain=domain, version=0)
-    uow.session.execute(insert(GoldenRecord.__table__), {c: getattr(golden, c) for c in _GOLDEN_ALL})
-    make_transient_to_detached(golden)
-    uow.session.add(golden)
+    """Insert an empty golden (version 0) and return it as a persistent, clean ORM object."""
+    golden = blank_golden(domain)
+    insert_goldens(uow, [golden])
     return golden
+
+
+def blank_golden(domain: str) -> GoldenRecord:
+    """An empty golden (version 0) with its id, not stored yet (see :func:`insert_goldens`)."""
+    return GoldenRecord(domain=domain, version=0)
+
+
+def insert_goldens(uow: UnitOfWork, goldens: Sequence[GoldenRecord]) -> None:
+    """Store new goldens with one Core INSERT (executemany) instead of an ORM flush: every column
+    is set in Python, so the objects are attached as already persistent (nothing to expire,
+    nothing to reload)."""
+    if goldens:
+        uow.session.execute(insert(GoldenRecord.__table__), [{c: getattr(g, c) for c in _GOLDEN_ALL} for g in goldens])
+    for golden in goldens:
+        make_transient_to_detached(golden)
+        uow.session.add(golden)
 
 
 def recompute(
@@ -154,7 +170,49 @@ def recompute(
     The caller must hold the golden's row lock (:func:`lock_goldens` or a fresh insert).
     A golden left without members is retired (its id is never reused).
     """
-    members, has_overrides = _members_and_override_flag(uow, golden.id)
+    return recompute_many(uow, [golden], {golden.id: cause}, event_type=event_type, correlation_id=correlation_id)[golden.id]
+
+
+def recompute_many(
+    uow: UnitOfWork,
+    goldens: Sequence[GoldenRecord],
+    causes: dict[str, dict[str, Any]],
+    *,
+    event_type: str | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Recomputed]:
+    """:func:`recompute` for several goldens (all locked by the caller) with set-wise reads and
+    writes: one statement for every golden's members, one for the hub account numbers they need,
+    one (executemany) for their versions — instead of three or four per golden. Goldens are
+    handled in id order, the order the one-by-one callers use."""
+    ordered = sorted(goldens, key=lambda g: g.id)
+    found = _members_and_override_flags(uow, [g.id for g in ordered])
+    numbers = _hub_numbers(uow, [g for g in ordered if _needs_hub_number(g, *found[g.id])])
+    states = [(g, _rebuilt(uow, g, *found[g.id], numbers)) for g in ordered]
+    # the stored member list is read only when nothing else already tells a change
+    stored = _latest_members_many(uow, [g for g, state in states if not state["changed"]])
+    results: dict[str, Recomputed] = {}
+    versions: list[tuple[GoldenRecord, list[Any], dict[str, Any], str]] = []
+    for golden, state in states:
+        if not state["changed"] and state["member_refs"] == stored.get(golden.id):
+            results[golden.id] = Recomputed(golden.id, False, golden.version, None)
+            continue
+        kind = event_type or ("created" if golden.version == 0 else
+                              "retired" if state["status"] == "retired" and golden.status != "retired" else "updated")
+        golden.fields, golden.lineage, golden.status, golden.approval = (
+            state["fields"], state["lineage"], state["status"], state["approval"])
+        golden.rules_hash = state["rules_hash"]
+        versions.append((golden, state["members"], causes[golden.id], kind))
+    write_versions(uow, versions, correlation_id)
+    for golden, _members, _cause, kind in versions:
+        results[golden.id] = Recomputed(golden.id, True, golden.version, kind)
+    return results
+
+
+def _rebuilt(uow: UnitOfWork, golden: GoldenRecord, members: list[Any], has_overrides: bool,
+             numbers: dict[str, str]) -> dict[str, Any]:
+    """The golden's new fields, lineage, status and approval from ``members``, and whether that
+    alone tells a change (if not, the caller compares the stored member list)."""
     member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
     engine, rules_hash = survivorship_engine(golden.domain, uow.settings.rules_dir)
     if members:
@@ -169,6 +227,8 @@ def recompute(
         fields, lineage = golden.fields, golden.lineage
         status = "retired" if golden.status != "merged" else "merged"
     if golden.domain == "customer" and members:
+        if golden.id in numbers:
+            golden.account_number = numbers[golden.id]
         fields, lineage = _with_account_number(uow, golden, fields, lineage)
     approval = "pending_review" if any(m.match_status == "review" for m in members) else (
         golden.approval if golden.approval == "pending_onboarding" else "approved"
@@ -179,16 +239,27 @@ def recompute(
         or lineage != golden.lineage
         or status != golden.status
         or approval != golden.approval
-        # the stored member list is read only when nothing else already tells a change
-        or member_refs != _latest_members(uow, golden)
     )
-    if not changed:
-        return Recomputed(golden.id, False, golden.version, None)
-    kind = event_type or ("created" if golden.version == 0 else "retired" if status == "retired" and golden.status != "retired" else "updated")
-    golden.fields, golden.lineage, golden.status, golden.approval = fields, lineage, status, approval
-    golden.rules_hash = rules_hash
-    write_version(uow, golden, members, cause, kind, correlation_id)
-    return Recomputed(golden.id, True, golden.version, kind)
+    return {"changed": changed, "fields": fields, "lineage": lineage, "status": status, "approval": approval,
+            "rules_hash": rules_hash, "members": members, "member_refs": member_refs}
+
+
+def _needs_hub_number(golden: GoldenRecord, members: list[Any], has_overrides: bool) -> bool:
+    """A customer golden with members, no number yet, no override and no ERP number among its
+    members' fields: :func:`account_numbers.assign` would draw one (drawn here for all at once).
+    Otherwise assign decides as before (an ERP number may be held by another golden)."""
+    if golden.domain != "customer" or not members or golden.account_number is not None or has_overrides:
+        return False
+    return not any((m.fields or {}).get("account_number") not in (None, "") for m in members)
+
+
+def _hub_numbers(uow: UnitOfWork, goldens: list[GoldenRecord]) -> dict[str, str]:
+    from mdm.services.account_numbers import next_sequences, number_format
+
+    if not goldens:
+        return {}
+    fmt = number_format()
+    return {g.id: fmt.format(seq=n) for g, n in zip(goldens, next_sequences(uow, len(goldens)), strict=True)}
 
 
 _GR, _GV, _OE = GoldenRecord.__table__.c, GoldenVersion.__table__.c, OutboxEvent.__table__.c  # type: ignore[attr-defined]
@@ -229,40 +300,56 @@ def write_version(
     event_type: str,
     correlation_id: str | None,
 ) -> None:
-    """Bump ``golden``'s version and write its history row and outbox event, in the caller's
-    transaction — the one place a golden change becomes visible to history and subscribers.
+    """Bump ``golden``'s version and write its history row and outbox event (see :func:`write_versions`)."""
+    write_versions(uow, [(golden, members, cause, event_type)], correlation_id)
 
-    ``golden``'s current attribute values (set by the caller, possibly not flushed yet) are
+
+def write_versions(
+    uow: UnitOfWork,
+    changes: Sequence[tuple[GoldenRecord, Sequence[Any], dict[str, Any], str]],
+    correlation_id: str | None,
+) -> None:
+    """For each (golden, members, cause, event type): bump the version and write the history row
+    and outbox event, in the caller's transaction — the one place a golden change becomes
+    visible to history and subscribers. One executemany for all of them.
+
+    Each golden's current attribute values (set by the caller, possibly not flushed yet) are
     written with Core statements, then recorded on the object as its committed state, so the
     ORM has nothing left to flush for it. ``members`` are records or rows (id, source, source_id).
     """
-    golden.version += 1
-    golden.updated_at = utcnow()
-    values = {c: getattr(golden, c) for c in _GOLDEN_MUTABLE}
-    member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
-    payload = golden_payload(golden, members)
-    event_id = new_uuid()
-    # no autoflush: the golden's unflushed changes are in ``values``; flushing them first
-    # would be one more UPDATE
+    if not changes:
+        return
+    params, written = [], []
+    for golden, members, cause, event_type in changes:
+        golden.version += 1
+        golden.updated_at = utcnow()
+        values = {c: getattr(golden, c) for c in _GOLDEN_MUTABLE}
+        member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
+        params.append({
+            **values, "golden_id": golden.id, "members": member_refs, "cause": cause,
+            "correlation_id": correlation_id, "event_id": new_uuid(), "domain": golden.domain,
+            "type": event_type, "payload": golden_payload(golden, members),
+        })
+        written.append((golden, values))
+    # no autoflush: the goldens' unflushed changes are in ``params``; flushing them first
+    # would be one more UPDATE each
     with uow.session.no_autoflush:
         if uow.dialect == "postgresql":
-            uow.session.execute(_PG_WRITE_VERSION, {
-                **values, "golden_id": golden.id, "members": member_refs, "cause": cause,
-                "correlation_id": correlation_id, "event_id": event_id, "domain": golden.domain,
-                "type": event_type, "payload": payload,
-            })
+            uow.session.execute(_PG_WRITE_VERSION, params)
         else:
-            uow.session.execute(_UPDATE_GOLDEN, {**values, "golden_id": golden.id})
-            uow.session.execute(insert(GoldenVersion.__table__), {
-                "golden_id": golden.id, "version": golden.version, "status": golden.status, "fields": golden.fields,
-                "lineage": golden.lineage, "members": member_refs, "cause": cause, "correlation_id": correlation_id,
-                "created_at": golden.updated_at,
-            })
-            uow.session.execute(insert(OutboxEvent.__table__), {
-                "event_id": event_id, "golden_id": golden.id, "domain": golden.domain, "golden_version": golden.version,
-                "type": event_type, "payload": payload, "correlation_id": correlation_id, "created_at": golden.updated_at,
-            })
-    mark_written(golden, values)  # written above: no ORM UPDATE for these
+            uow.session.execute(_UPDATE_GOLDEN, [{c: p[c] for c in (*_GOLDEN_MUTABLE, "golden_id")} for p in params])
+            uow.session.execute(insert(GoldenVersion.__table__), [{
+                "golden_id": p["golden_id"], "version": p["version"], "status": p["status"], "fields": p["fields"],
+                "lineage": p["lineage"], "members": p["members"], "cause": p["cause"],
+                "correlation_id": correlation_id, "created_at": p["updated_at"],
+            } for p in params])
+            uow.session.execute(insert(OutboxEvent.__table__), [{
+                "event_id": p["event_id"], "golden_id": p["golden_id"], "domain": p["domain"],
+                "golden_version": p["version"], "type": p["type"], "payload": p["payload"],
+                "correlation_id": correlation_id, "created_at": p["updated_at"],
+            } for p in params])
+    for golden, values in written:
+        mark_written(golden, values)  # written above: no ORM UPDATE for these
     after_outbox_write(uow)  # publishing: nudge delivery once this transaction commits
 
 
@@ -279,12 +366,15 @@ def _with_account_number(
     return fields, lineage
 
 
-def _latest_members(uow: UnitOfWork, golden: GoldenRecord) -> list[dict[str, Any]] | None:
-    if golden.version == 0:
-        return None
-    row = uow.session.exec(
-        select(GoldenVersion.members).where(
-            GoldenVersion.golden_id == golden.id, GoldenVersion.version == golden.version
-        )
-    ).first()
-    return row
+def _latest_members_many(uow: UnitOfWork, goldens: Sequence[GoldenRecord]) -> dict[str, Any]:
+    """The member list stored with each golden's current version (one statement for all)."""
+    wanted = [(g.id, g.version) for g in goldens if g.version != 0]
+    if not wanted:
+        return {}
+    ids = sorted({gid for gid, _ in wanted})
+    rows = uow.session.execute(
+        sa_select(GoldenVersion.golden_id, GoldenVersion.version, GoldenVersion.members).where(
+            GoldenVersion.golden_id.in_(ids)  # type: ignore[attr-defined]
+        ).where(tuple_(GoldenVersion.golden_id, GoldenVersion.version).in_(wanted))
+    ).all()
+    return {gid: members for gid, version, members in rows}

@@ -261,10 +261,7 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         {gid: [PreparedRecord.from_json(m or {}) for m in ms] for gid, ms in candidates.items()},
         excluded=excluded,
     )
-    warnings = list(prepared.warnings) + list(decision.warnings)
-    warnings += [f"blocking key {k!r} skipped: shared by more than {MAX_BLOCK_SIZE} records" for k in sorted(oversized)]
-    if oversized:
-        log.warning("oversized blocks skipped", extra={"keys": sorted(oversized), "record_id": record.id})
+    warnings = decision_warnings(record, prepared, decision, oversized)
 
     current = record.golden_id
     action = decision.action
@@ -289,34 +286,11 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         locked[target_golden.id] = target_golden
         target = target_golden.id
 
-    status = {"link": "linked", "review": "review"}.get(action, "new")
-    _write_resolution(uow, record, keys, {
-        "prepared": prepared.to_json(),
-        "golden_id": target,
-        "match_status": status,
-        "match_probability": decision.probability,
-        "match_explanation": {
-            **(decision.explanation or {}),
-            "action": action,
-            "candidates": [c.to_json() for c in decision.ranked[:5]],
-            "warnings": warnings,
-            "decided_at": utcnow().isoformat(),
-        },
-        "model_version": engine.model.version,
-        "warnings": warnings or None,
-    })
+    _write_resolution(uow, record, keys, resolution_values(prepared, decision, target, warnings, engine.model.version))
     if action == "review" and decision.golden_id:
         # approve = the record belongs to the candidate; reject = it does not (even when the
         # candidate is the record's current golden). Added after the old ones were closed above.
-        uow.session.add(
-            ReviewItem(
-                domain=record.domain,
-                source_record_id=record.id or 0,
-                candidate_golden_id=decision.golden_id,
-                probability=decision.probability,
-                explanation=decision.explanation,
-            )
-        )
+        uow.session.add(review_item(record, decision))
     uow.session.flush()
 
     changed = []
@@ -332,6 +306,45 @@ def resolve_one(uow: UnitOfWork, record_id: int, *, correlation_id: str | None =
         target = outcome.survivor_id
         changed = sorted({*changed, target, *outcome.merged}) if outcome.merged else changed
     return ResolveOutcome(record.id or 0, action, target, changed)
+
+
+def decision_warnings(record: SourceRecord, prepared: Any, decision: Any, oversized: set[str]) -> list[str]:
+    """The warnings stored on a resolved record: preparation's, the decision's, skipped blocks."""
+    warnings = list(prepared.warnings) + list(decision.warnings)
+    warnings += [f"blocking key {k!r} skipped: shared by more than {MAX_BLOCK_SIZE} records" for k in sorted(oversized)]
+    if oversized:
+        log.warning("oversized blocks skipped", extra={"keys": sorted(oversized), "record_id": record.id})
+    return warnings
+
+
+def resolution_values(prepared: Any, decision: Any, target: str, warnings: list[str], model_version: str) -> dict[str, Any]:
+    """The match columns a fuzzy resolution stores on the record (see :func:`_write_resolution`)."""
+    return {
+        "prepared": prepared.to_json(),
+        "golden_id": target,
+        "match_status": {"link": "linked", "review": "review"}.get(decision.action, "new"),
+        "match_probability": decision.probability,
+        "match_explanation": {
+            **(decision.explanation or {}),
+            "action": decision.action,
+            "candidates": [c.to_json() for c in decision.ranked[:5]],
+            "warnings": warnings,
+            "decided_at": utcnow().isoformat(),
+        },
+        "model_version": model_version,
+        "warnings": warnings or None,
+    }
+
+
+def review_item(record: SourceRecord, decision: Any) -> ReviewItem:
+    """The steward task for a record whose best candidate scored between the thresholds."""
+    return ReviewItem(
+        domain=record.domain,
+        source_record_id=record.id or 0,
+        candidate_golden_id=decision.golden_id,
+        probability=decision.probability,
+        explanation=decision.explanation,
+    )
 
 
 def _product_golden_id(uow: UnitOfWork, record: SourceRecord) -> str | None:
@@ -464,24 +477,36 @@ _UPDATE_RECORD = update(SourceRecord.__table__).where(_SR.id == bindparam("rid")
 
 def _write_resolution(uow: UnitOfWork, record: SourceRecord, keys: list[str], values: dict[str, Any]) -> None:
     """Store a resolution: ``values`` (match columns) on the record, marked resolved; its open
-    reviews superseded, its blocking keys replaced by ``keys``, its pending batch items done.
+    reviews superseded, its blocking keys replaced by ``keys``, its pending batch items done."""
+    write_resolutions(uow, [(record, keys, values)])
 
-    Core statements (one on PostgreSQL), then the values are set on ``record`` as its committed
-    state: the ORM object stays current (the members query returns this same object) without
-    another UPDATE at flush time.
+
+def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, list[str], dict[str, Any]]]) -> None:
+    """:func:`_write_resolution` for several records, in order: on PostgreSQL one statement each,
+    sent as one executemany.
+
+    Core statements, then the values are set on each record as its committed state: the ORM
+    object stays current (the members query returns this same object) without another UPDATE
+    at flush time.
     """
-    values = {**values, "resolved_hash": record.content_hash, "resolved_at": utcnow(), "last_error": None}
-    keep_warnings = values["warnings"] is None and record.warnings is None
-    if keep_warnings:
-        del values["warnings"]  # unchanged: not written (as the ORM would not write it)
+    now = utcnow()
+    stored, params = [], []
+    for record, keys, given in resolutions:
+        values = {**given, "resolved_hash": record.content_hash, "resolved_at": now, "last_error": None}
+        keep_warnings = values["warnings"] is None and record.warnings is None
+        if keep_warnings:
+            del values["warnings"]  # unchanged: not written (as the ORM would not write it)
+        stored.append((record, values))
+        params.append({**values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
+                       "rid": record.id, "domain": record.domain, "keys": list(keys)})
     if uow.dialect == "postgresql":
-        uow.session.execute(_PG_RESOLVED, {
-            **values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
-            "rid": record.id, "domain": record.domain, "keys": list(keys),
-        })
+        if params:
+            uow.session.execute(_PG_RESOLVED, params)
     else:
-        _write_record_steps(uow, record, keys, values)
-    mark_written(record, values)
+        for (record, values), (_, keys, _given) in zip(stored, resolutions, strict=True):
+            _write_record_steps(uow, record, keys, values)
+    for record, values in stored:
+        mark_written(record, values)
 
 
 def _write_record_steps(uow: UnitOfWork, record: SourceRecord, keys: list[str], values: dict[str, Any]) -> None:

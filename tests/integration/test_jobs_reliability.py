@@ -194,11 +194,14 @@ def test_failing_job_is_retried_parked_listed_and_requeued(iso: tuple[Hub, list[
     assert hub.client.post("/api/v1/admin/jobs/failed/nope/requeue", headers=hub.headers()).status_code == 404
 
 
-def test_two_workers_never_split_one_entity_across_goldens(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+@pytest.mark.parametrize(("chunk", "group"), [(1, 1), (20, 10)], ids=["record-per-transaction", "groups"])
+def test_two_workers_never_split_one_entity_across_goldens(iso: tuple[Hub, list[WorkerProcess]], chunk: int, group: int) -> None:
     """Copies of the same customer resolved at the same moment by two workers end in one golden,
-    and its last version reflects every member (advisory locks on blocking keys + row locks)."""
+    and its last version reflects every member (advisory locks on blocking keys + row locks) —
+    one record per transaction, and groups of records per transaction (resolve_group: all keys
+    locked up front in one sorted set, so two groups never deadlock)."""
     hub, workers = iso
-    settings = replace(hub.settings, resolve_chunk_size=1)
+    settings = replace(hub.settings, resolve_chunk_size=chunk, resolve_group_size=group)
     hub.client.application.config["MDM_SETTINGS"] = settings
     from mdm import runtime
 
@@ -221,6 +224,8 @@ def test_two_workers_never_split_one_entity_across_goldens(iso: tuple[Hub, list[
            JOIN golden_version v ON v.golden_id = g.id AND v.version = g.version WHERE g.status = 'active'""",
     )
     assert sorted(n for (n,) in latest) == [3] * 60
+    logs = "".join(w.output() for w in workers)
+    assert "deadlock" not in logs.lower() and "failed; resolving them one by one" not in logs, logs[-3000:]
 
 
 def test_concurrent_member_updates_to_one_golden_lose_nothing(iso: tuple[Hub, list[WorkerProcess]]) -> None:
@@ -248,3 +253,32 @@ def test_concurrent_member_updates_to_one_golden_lose_nothing(iso: tuple[Hub, li
     assert sorted(golden["fields"]["email_all"]) == sorted(f"new{i}@example.org" for i in range(12))
     versions = sql(settings, "SELECT version FROM golden_version WHERE golden_id = :g ORDER BY version", g=golden_id)
     assert [v for (v,) in versions] == list(range(1, golden["version"] + 1)), "no version number lost or doubled"
+
+
+def test_a_long_job_in_a_non_forking_worker_keeps_its_records(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """``mdm worker`` runs jobs in its own process (no work-horse whose parent refreshes the
+    heartbeat): the job refreshes it itself, so the sweep does not mistake a long job for a dead
+    worker's and hand its records to a second job."""
+    hub, workers = iso
+    settings = replace(hub.settings, resolve_chunk_size=20, resolve_group_size=4)
+    hub.client.application.config["MDM_SETTINGS"] = settings
+    from mdm import runtime
+
+    runtime.configure(settings)
+    lost_after = 2 * settings.job_heartbeat_seconds + 10
+    # a slow database: every resolution write takes a second, so the one job runs ~20 s
+    sql(settings, """CREATE OR REPLACE FUNCTION slow_resolve() RETURNS trigger AS $$
+                     BEGIN IF NEW.resolved_hash IS NOT NULL THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END $$ LANGUAGE plpgsql""")
+    sql(settings, "CREATE TRIGGER slow_resolve BEFORE UPDATE ON source_record FOR EACH ROW EXECUTE FUNCTION slow_resolve()")
+    try:
+        workers.append(WorkerProcess(settings, sweep=False))
+        post_batch(hub, people(20, prefix="S"))
+        started = time.monotonic()
+        wait_until(lambda: pending(settings) < 20, 30, "the job to commit its first group")
+        time.sleep(max(0.0, lost_after + 2 - (time.monotonic() - started)))
+        assert pending(settings) > 0, "the job is still running"
+        assert sweep_lost_records(settings, older_than_seconds=0)["requeued"] == 0
+        wait_until(lambda: pending(settings) == 0, 60, "the job to finish")
+    finally:
+        sql(settings, "DROP TRIGGER IF EXISTS slow_resolve ON source_record")
+    assert sql(settings, "SELECT count(DISTINCT job_id) FROM source_record")[0][0] == 1, "no second job took records"
