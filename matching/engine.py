@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,20 @@ def probability_from_weight(weight: float) -> float:
 def weight_from_probability(p: float) -> float:
     p = min(max(p, 1e-15), 1 - 1e-15)
     return math.log2(p / (1 - p))
+
+
+#: Candidates whose full explanation :meth:`MatchEngine.decide` builds (resolve stores 5, the probe
+#: API shows up to 50 and asks for as many as it shows)
+EXPLAINED_CANDIDATES = 5
+
+
+@dataclass
+class _GoldenWeights:
+    """A record scored against one golden's members: the aggregate and what it came from."""
+
+    weight: float
+    weights: list[float]
+    sample: list[PreparedRecord]
 
 
 class MatchEngine:
@@ -226,59 +241,77 @@ class MatchEngine:
         Identical members are scored once; at most `max_members_compared`
         distinct members are compared.
         """
+        scored = self._golden_weights(prepared, members)
+        if scored is None:
+            return -math.inf, {}
+        return scored.weight, self._golden_explanation(prepared, scored)
+
+    def _golden_weights(self, prepared: PreparedRecord, members: list[PreparedRecord]) -> _GoldenWeights | None:
+        """The member weights behind :meth:`score_golden` (no explanation: the costly part)."""
         distinct: dict[str, PreparedRecord] = {}
         for m in members:
             distinct.setdefault(member_identity(m), m)
         sample = list(distinct.values())[: self.model.max_members_compared]
         weights = [self.weight(prepared, m) for m in sample]
         if not weights:
-            return -math.inf, {}
-        agg = median(weights)
-        best = first_max_index(weights)
-        best_score = self.score(prepared, sample[best])
-        explanation = {
+            return None
+        return _GoldenWeights(median(weights), weights, sample)
+
+    def _golden_summary(self, scored: _GoldenWeights) -> dict[str, Any]:
+        return {
             "model_version": self.model.version,
             "aggregate": AGGREGATE,
-            "weight": round(agg, 4),
-            "probability": probability_from_weight(agg),
-            "members_compared": len(weights),
-            "member_weights": [round(w, 4) for w in weights],
-            "best_member": best,
-            "guards": best_score.guards,
-            "comparisons": [c.to_json() for c in best_score.comparisons],
+            "weight": round(scored.weight, 4),
+            "probability": probability_from_weight(scored.weight),
+            "members_compared": len(scored.weights),
+            "member_weights": [round(w, 4) for w in scored.weights],
+            "best_member": first_max_index(scored.weights),
         }
-        return agg, explanation
+
+    def _golden_explanation(self, prepared: PreparedRecord, scored: _GoldenWeights) -> dict[str, Any]:
+        summary = self._golden_summary(scored)
+        best_score = self.score(prepared, scored.sample[summary["best_member"]])
+        return {**summary, "guards": best_score.guards, "comparisons": [c.to_json() for c in best_score.comparisons]}
 
     def decide(
         self,
         prepared: PreparedRecord,
         candidates: Mapping[Any, list[PreparedRecord]],
         excluded: frozenset[Any] | set[Any] = frozenset(),
+        explain: int = EXPLAINED_CANDIDATES,
     ) -> Decision:
-        """link / review / new for an incoming record against candidate golden records."""
+        """link / review / new for an incoming record against candidate golden records.
+
+        Every candidate is ranked by weight; only the best ``explain`` get the full explanation
+        (the compared fields of their best member), the others a summary without comparisons:
+        building explanations cost more than the weights when a record has dozens of candidates,
+        and only the best few are stored or shown.
+        """
         thresholds = self._thresholds()
         warnings = list(prepared.warnings)
         base = {"model_version": self.model.version, "thresholds": thresholds}
         if not prepared.usable:
             return Decision("new", None, 0.0, {**base, "reason": NO_USABLE_FIELD}, [], warnings)
         ranked: list[Candidate] = []
+        scored: dict[Any, _GoldenWeights] = {}
         skipped = 0
         for golden_id, members in candidates.items():
             if golden_id in excluded:
                 skipped += 1
                 continue
             try:
-                weight, explanation = self.score_golden(prepared, list(members or []))
+                found = self._golden_weights(prepared, list(members or []))
             except Exception as exc:  # noqa: BLE001 — one bad member must not fail the decision
                 warnings.append(f"could not score golden {golden_id!r}: {type(exc).__name__}")
                 continue
-            if weight == -math.inf:
+            if found is None or found.weight == -math.inf:
                 continue
-            ranked.append(Candidate(golden_id, probability_from_weight(weight), weight,
-                                    {**explanation, "golden_id": golden_id}))
+            scored[golden_id] = found
+            ranked.append(Candidate(golden_id, probability_from_weight(found.weight), found.weight, {}))
+        ranked.sort(key=lambda c: c.weight, reverse=True)
+        ranked = self._explain(prepared, ranked, scored, explain, warnings)
         if skipped:
             warnings.append(f"{skipped} candidate golden record(s) excluded by steward decisions")
-        ranked.sort(key=lambda c: c.weight, reverse=True)
         if not ranked:
             return Decision("new", None, 0.0, {**base, "reason": "no candidates"}, [], warnings)
         best = ranked[0]
@@ -303,6 +336,24 @@ class MatchEngine:
         if action == "new":
             return Decision("new", None, best.probability, explanation, ranked, warnings)
         return Decision(action, best.golden_id, best.probability, explanation, ranked, warnings, merge_with)
+
+    def _explain(self, prepared: PreparedRecord, ranked: list[Candidate], scored: dict[Any, _GoldenWeights],
+                 explain: int, warnings: list[str]) -> list[Candidate]:
+        """Fill in the explanations, in rank order (a candidate whose explanation fails is
+        dropped with a warning, as a failed score always was, and the next one moves up)."""
+        kept: list[Candidate] = []
+        for candidate in ranked:
+            found = scored[candidate.golden_id]
+            if len(kept) < explain:
+                try:
+                    candidate.explanation = {**self._golden_explanation(prepared, found), "golden_id": candidate.golden_id}
+                except Exception as exc:  # noqa: BLE001 — as in scoring: one bad member must not fail the decision
+                    warnings.append(f"could not score golden {candidate.golden_id!r}: {type(exc).__name__}")
+                    continue
+            else:
+                candidate.explanation = {**self._golden_summary(found), "golden_id": candidate.golden_id}
+            kept.append(candidate)
+        return kept
 
     def cluster_weight(self, left: list[PreparedRecord], right: list[PreparedRecord], cap: int = 20) -> float:
         """Mean pair weight between two clusters (at most `cap` members of each are compared).

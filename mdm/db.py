@@ -100,6 +100,13 @@ class UnitOfWork:
         self._after_commit.append(hook)
 
 
+def one_or_many(params: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+    """Statement parameters for ``session.execute``: a single row as a plain execute, several as
+    an executemany (psycopg's executemany costs more than an execute for one row, and the
+    one-record path is the latency-critical one)."""
+    return params[0] if len(params) == 1 else params
+
+
 def mark_written(obj: Any, values: dict[str, Any]) -> None:
     """Record ``values`` as ``obj``'s committed state after a Core statement wrote them, so the
     ORM object stays current without issuing its own UPDATE for those columns at flush time."""

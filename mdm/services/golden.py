@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 
-from mdm.db import UnitOfWork, mark_written
+from mdm.db import UnitOfWork, mark_written, one_or_many
 from mdm.engines import survivorship_engine
 from mdm.models import (
     GoldenOverride,
@@ -50,6 +50,8 @@ def lock_goldens(uow: UnitOfWork, golden_ids: set[str]) -> dict[str, GoldenRecor
         .where(GoldenRecord.id.in_(sorted(golden_ids)))  # type: ignore[attr-defined]
         .order_by(GoldenRecord.id)
         .with_for_update()
+        # as locked: a golden already in the session (an earlier step of the same transaction) is refreshed
+        .execution_options(populate_existing=True)
     ).all()
     return {row.id: row for row in rows}
 
@@ -151,7 +153,7 @@ def insert_goldens(uow: UnitOfWork, goldens: Sequence[GoldenRecord]) -> None:
     is set in Python, so the objects are attached as already persistent (nothing to expire,
     nothing to reload)."""
     if goldens:
-        uow.session.execute(insert(GoldenRecord.__table__), [{c: getattr(g, c) for c in _GOLDEN_ALL} for g in goldens])
+        uow.session.execute(insert(GoldenRecord.__table__), one_or_many([{c: getattr(g, c) for c in _GOLDEN_ALL} for g in goldens]))
     for golden in goldens:
         make_transient_to_detached(golden)
         uow.session.add(golden)
@@ -335,7 +337,7 @@ def write_versions(
     # would be one more UPDATE each
     with uow.session.no_autoflush:
         if uow.dialect == "postgresql":
-            uow.session.execute(_PG_WRITE_VERSION, params)
+            uow.session.execute(_PG_WRITE_VERSION, one_or_many(params))
         else:
             uow.session.execute(_UPDATE_GOLDEN, [{c: p[c] for c in (*_GOLDEN_MUTABLE, "golden_id")} for p in params])
             uow.session.execute(insert(GoldenVersion.__table__), [{

@@ -59,7 +59,8 @@ def probe(
     stand_in = SourceRecord(id=-1, domain=domain)
     candidates = candidate_members(uow, stand_in, usable)
     decision = engine.decide(
-        prepared, {gid: [PreparedRecord.from_json(m or {}) for m in ms] for gid, ms in candidates.items()}
+        prepared, {gid: [PreparedRecord.from_json(m or {}) for m in ms] for gid, ms in candidates.items()},
+        explain=limit,  # every candidate shown is explained in full
     )
     ranked = decision.ranked[:limit]
     goldens = {

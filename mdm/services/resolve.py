@@ -24,7 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import select
 
-from mdm.db import UnitOfWork, mark_written
+from mdm.db import UnitOfWork, mark_written, one_or_many
 from mdm.engines import match_engine
 from mdm.models import (
     Batch,
@@ -63,11 +63,16 @@ def advisory_key(domain: str, key: str) -> int:
 
 
 def lock_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> None:
-    if uow.dialect != "postgresql" or not keys:
+    lock_domain_keys(uow, [(domain, k) for k in keys])
+
+
+def lock_domain_keys(uow: UnitOfWork, domain_keys: list[tuple[str, str]]) -> None:
+    """Transaction-scoped advisory locks on these (domain, blocking key) pairs."""
+    if uow.dialect != "postgresql" or not domain_keys:
         return  # SQLite serializes writers already
     # one round trip; the locks are taken in ascending order (ORDER BY inside the aggregate
     # input), the same order every resolve uses, so two resolves never deadlock on keys
-    numbers = sorted({advisory_key(domain, k) for k in keys})
+    numbers = sorted({advisory_key(d, k) for d, k in domain_keys})
     uow.session.execute(
         text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:ks AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
         {"ks": numbers},
@@ -501,7 +506,7 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
                        "rid": record.id, "domain": record.domain, "keys": list(keys)})
     if uow.dialect == "postgresql":
         if params:
-            uow.session.execute(_PG_RESOLVED, params)
+            uow.session.execute(_PG_RESOLVED, one_or_many(params))
     else:
         for (record, values), (_, keys, _given) in zip(stored, resolutions, strict=True):
             _write_record_steps(uow, record, keys, values)

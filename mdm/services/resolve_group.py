@@ -4,17 +4,19 @@ Why: :func:`~mdm.services.resolve.resolve_one` costs ~8 SQL round trips per reco
 of the streaming benchmark showed two thirds of a worker's time in psycopg and SQLAlchemy, not in
 matching. Here the records of one group are locked with one statement, all their blocking keys
 with one, their candidates (block sizes, records per key, members of every reachable golden,
-steward exclusions) read with three, and the reachable goldens locked with one; the decisions are
-then taken in memory, **in the job's order**, each record seeing the records decided before it in
-the group exactly as it would have seen them in the database (an overlay of their new golden,
-keys and prepared values on what was read).
+steward exclusions) read with four; the decisions are then taken in memory, **in the job's
+order**, each record seeing the records decided before it in the group exactly as it would have
+seen them in the database (an overlay of their new golden, keys and prepared values on what was
+read); the goldens they join are locked with one statement, and everything is written set-wise.
 
-Only first resolutions of fuzzy-domain records take this path (no golden yet, never resolved, not
-deleted) and only decisions that attach to an active golden or create one. Anything else — an
-update, a deletion, a price, a record that bridges goldens (a merge), a candidate golden merged
-away — is resolved by ``resolve_one`` in the same transaction after the group's earlier writes,
-and the group goes on with a fresh read. Locks follow the global order of ``resolve_one``:
-records (ascending id), then blocking keys (one sorted set), then goldens (ascending id).
+Only first resolutions of fuzzy-domain records are decided in memory (no golden yet, never
+resolved, not deleted), and only decisions that attach to an active golden or create one. An
+update, a record that bridges goldens (a merge) or a candidate golden merged away is resolved by
+``resolve_one`` in the same transaction after the group's earlier writes, and the group goes on
+with a fresh read. Deletions and prices are left to the caller, one transaction each. Locks
+follow the global order of ``resolve_one``: records (ascending id), then blocking keys (one
+sorted set for the whole group, so two groups never deadlock on keys), then the goldens joined
+(ascending id, once decided — as ``resolve_one`` locks only the goldens it touches).
 
 One difference, on purpose: a golden that several records of the same group join is recomputed
 once, at the end of the group, so it gets one new version (and one outbox event) naming all of
@@ -43,8 +45,8 @@ from mdm.services.resolve import (
     MAX_BLOCK_SIZE,
     MAX_MEMBERS_PER_GOLDEN,
     ResolveOutcome,
-    advisory_key,
     decision_warnings,
+    lock_domain_keys,
     resolution_values,
     resolve_one,
     review_item,
@@ -70,7 +72,6 @@ class _View:
     golden_of: dict[int, str]  # stored live record -> its golden
     members: dict[str, list[tuple[int, dict[str, Any]]]]  # golden -> (record id, prepared json), newest first
     excluded: dict[int, set[str]]  # group record -> goldens a steward said it is not part of
-    goldens: dict[str, GoldenRecord]  # locked candidate goldens
     added: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # key -> group records decided
 
     def candidates(self, planned: _Planned) -> tuple[set[str], dict[str, list[PreparedRecord]]]:
@@ -108,12 +109,13 @@ def resolve_group(
     resolve one per transaction (deletions, prices, missing rows): those take golden and price
     key locks that cannot all be taken up front, and one transaction each keeps them deadlock-free.
     """
+    record_ids = list(dict.fromkeys(record_ids))  # each record once, first position kept
     records = _lock_records(uow, record_ids)
     mine = [rid for rid in record_ids if rid in records and records[rid].domain in FUZZY_DOMAINS and not records[rid].deleted]
     taken = set(mine)
     plans = {rid: _plan(uow, records[rid]) for rid in mine}
     # every key any of them can need, before any golden: resolve_one below re-takes its own (held)
-    _lock_all_keys(uow, [(p.record.domain, k) for p in plans.values() for k in p.keys])
+    lock_domain_keys(uow, [(p.record.domain, k) for p in plans.values() for k in p.keys])
     fast = {rid for rid in mine if _first_resolution(records[rid])}
     outcomes: list[ResolveOutcome] = []
     while mine:
@@ -155,17 +157,6 @@ def _plan(uow: UnitOfWork, record: SourceRecord) -> _Planned:
     return _Planned(record, engine, prepared, sorted(set(engine.blocking_keys(prepared))))
 
 
-def _lock_all_keys(uow: UnitOfWork, domain_keys: list[tuple[str, str]]) -> None:
-    """Every key of the group, one sorted set, one statement (see ``resolve.lock_keys``)."""
-    if uow.dialect != "postgresql" or not domain_keys:
-        return
-    numbers = sorted({advisory_key(d, k) for d, k in domain_keys})
-    uow.session.execute(
-        text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:ks AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
-        {"ks": numbers},
-    )
-
-
 #: PostgreSQL: up to MAX_BLOCK_SIZE + 1 record ids per key (a LATERAL probe per key, see resolve._PG_LOOKUP)
 _PG_BLOCKS = text(f"""
 SELECT k.key, m.source_record_id
@@ -197,7 +188,6 @@ def _read_view(uow: UnitOfWork, plans: list[_Planned]) -> _View:
                 SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
             )
         ).all())
-    goldens = golden_service.lock_goldens(uow, set(golden_of.values()))
     members: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     if golden_of:
         for gid, rid, prepared in uow.session.execute(
@@ -220,21 +210,32 @@ def _read_view(uow: UnitOfWork, plans: list[_Planned]) -> _View:
     ).all():
         if hashes.get(rid) == record_hash:
             excluded[rid].add(gid)
-    return _View(dict(block), golden_of, members, dict(excluded), goldens)
+    return _View(dict(block), golden_of, members, dict(excluded))
+
+
+@dataclass
+class _Decided:
+    """One record decided in memory, with everything its resolution writes."""
+
+    planned: _Planned
+    action: str
+    golden_id: str
+    new_golden: GoldenRecord | None
+    values: dict[str, Any]
+    review: ReviewItem | None
 
 
 def _resolve_fast(uow: UnitOfWork, plans: list[_Planned], correlation_id: str | None) -> list[ResolveOutcome]:
     """Decide ``plans`` (one domain) in order in memory; stop before the first one that needs
     ``resolve_one``.
 
-    Returns the outcomes of the records decided (a prefix of ``plans``), all written.
+    Like ``resolve_one``, the goldens are locked only once decided, and only those a record
+    joins (not every candidate); a golden merged away or gone by then sends its record, and the
+    ones after it, back to the caller. Returns the outcomes of the records decided (a prefix of
+    ``plans``), all written.
     """
     view = _read_view(uow, plans)
-    decided: list[tuple[_Planned, str, str]] = []  # (plan, action, golden id)
-    created: dict[str, GoldenRecord] = {}
-    resolutions: list[tuple[SourceRecord, list[str], dict[str, Any]]] = []
-    reviews: list[ReviewItem] = []
-    causes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    decided: list[_Decided] = []
     for planned in plans:
         record = planned.record
         oversized, candidates = view.candidates(planned)
@@ -242,34 +243,38 @@ def _resolve_fast(uow: UnitOfWork, plans: list[_Planned], correlation_id: str | 
                                          excluded=frozenset(view.excluded.get(record.id or 0, ())))
         if decision.merge_with:
             break  # a bridge: resolve_one merges goldens
-        if decision.action == "link" and decision.golden_id:
-            target = view.goldens.get(decision.golden_id) or created.get(decision.golden_id)
-            if target is None or target.status == "merged":
-                break  # vanished or merged away since: resolve_one follows merged_into
-        else:
-            target = golden_service.blank_golden(record.domain)
-            created[target.id] = target
+        linked = decision.action == "link" and decision.golden_id
+        new_golden = None if linked else golden_service.blank_golden(record.domain)
+        golden_id = decision.golden_id if linked else new_golden.id  # type: ignore[union-attr]
         warnings = decision_warnings(record, planned.prepared, decision, oversized)
-        values = resolution_values(planned.prepared, decision, target.id, warnings, planned.engine.model.version)
-        resolutions.append((record, planned.keys, values))
-        if decision.action == "review" and decision.golden_id:
-            reviews.append(review_item(record, decision))
-        view.add(planned, target.id, values["prepared"])
-        causes[target.id].append(
-            {"type": "source_change", "record_id": record.id, "source": record.source, "source_id": record.source_id})
-        decided.append((planned, decision.action, target.id))
+        values = resolution_values(planned.prepared, decision, golden_id, warnings, planned.engine.model.version)
+        review = review_item(record, decision) if decision.action == "review" and decision.golden_id else None
+        view.add(planned, golden_id, values["prepared"])
+        decided.append(_Decided(planned, decision.action, golden_id, new_golden, values, review))
+    created = {d.golden_id: d.new_golden for d in decided if d.new_golden is not None}
+    locked = golden_service.lock_goldens(uow, {d.golden_id for d in decided} - set(created))
+    for i, d in enumerate(decided):
+        if d.golden_id not in created and (d.golden_id not in locked or locked[d.golden_id].status == "merged"):
+            decided = decided[:i]  # vanished or merged away since the read: resolve_one follows merged_into
+            break
     if not decided:
         return []
+    causes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for d in decided:
+        record = d.planned.record
+        causes[d.golden_id].append(
+            {"type": "source_change", "record_id": record.id, "source": record.source, "source_id": record.source_id})
     # the writes resolve_one does per record, set-wise: goldens, then records, then reviews, then versions
-    golden_service.insert_goldens(uow, list(created.values()))
-    write_resolutions(uow, resolutions)
-    uow.session.add_all(reviews)
+    new_goldens = [d.new_golden for d in decided if d.new_golden is not None]
+    goldens = {**locked, **{g.id: g for g in new_goldens}}
+    golden_service.insert_goldens(uow, new_goldens)
+    write_resolutions(uow, [(d.planned.record, d.planned.keys, d.values) for d in decided])
+    uow.session.add_all([d.review for d in decided if d.review is not None])
     uow.session.flush()
-    goldens = {**view.goldens, **created}
     recomputed = golden_service.recompute_many(
         uow, [goldens[g] for g in causes], {g: _cause(c) for g, c in causes.items()}, correlation_id=correlation_id)
-    return [ResolveOutcome(p.record.id or 0, action, gid, [gid] if recomputed[gid].changed else [])
-            for p, action, gid in decided]
+    return [ResolveOutcome(d.planned.record.id or 0, d.action, d.golden_id, [d.golden_id] if recomputed[d.golden_id].changed else [])
+            for d in decided]
 
 
 def _cause(causes: list[dict[str, Any]]) -> dict[str, Any]:

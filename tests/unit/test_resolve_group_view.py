@@ -20,7 +20,7 @@ PREPARED = MatchEngine("customer").prepare({"kind": "person", "first_name": "Ada
 def view(stored: int) -> _View:
     ids = list(range(1, stored + 1))
     members: dict[str, list[tuple[int, dict[str, Any]]]] = {"g-old": [(i, PREPARED) for i in reversed(ids)]}
-    return _View({"k": ids, "other": [1]}, dict.fromkeys(ids, "g-old"), members, {}, {})
+    return _View({"k": ids, "other": [1]}, dict.fromkeys(ids, "g-old"), members, {})
 
 
 def test_a_block_the_group_fills_past_the_cap_is_skipped_for_the_records_after() -> None:

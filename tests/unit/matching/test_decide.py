@@ -129,3 +129,25 @@ def test_ranked_best_first_and_review_band() -> None:
     d = engine.decide(b, {"far": [c], "near": [a]})
     assert [x.golden_id for x in d.ranked][0] == "near"
     assert d.action == "review" and d.golden_id == "near"
+
+
+def test_only_the_best_candidates_are_explained_in_full_and_ranking_is_unchanged() -> None:
+    incoming = ENGINE.prepare(person("Katherine", "Lindqvist", "1984-06-02", email="k.lindqvist@example.com"))
+    variants = ["Katherine", "Katharine", "Kathrine", "Catherine", "Kate", "Karin", "Kathy", "Katrin"]
+    candidates = {f"g{i}": [ENGINE.prepare(person(first, "Lindqvist", "1984-06-02"))] for i, first in enumerate(variants)}
+    full = {gid: ENGINE.score_golden(incoming, members) for gid, members in candidates.items()}
+
+    decision = ENGINE.decide(incoming, candidates, explain=3)
+    assert len(decision.ranked) == len(candidates)
+    assert [c.golden_id for c in decision.ranked] == sorted(full, key=lambda g: full[g][0], reverse=True)
+    for position, candidate in enumerate(decision.ranked):
+        weight, explanation = full[candidate.golden_id]
+        assert candidate.weight == weight
+        if position < 3:
+            assert candidate.explanation == {**explanation, "golden_id": candidate.golden_id}
+        else:  # the summary: everything but the compared fields
+            assert "comparisons" not in candidate.explanation
+            assert candidate.explanation == {k: v for k, v in explanation.items() if k not in ("comparisons", "guards")} | {
+                "golden_id": candidate.golden_id}
+    # the decision's own explanation is the best candidate's, in full
+    assert decision.explanation["comparisons"] == full[decision.ranked[0].golden_id][1]["comparisons"]
