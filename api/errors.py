@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from mdm.errors import DomainError
+from mdm.errors import DomainError, is_transient_conflict
 
 log = logging.getLogger(__name__)
 
@@ -34,5 +34,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Any, int]:
+        if is_transient_conflict(exc):
+            log.warning("request rolled back by a transient database conflict: %s", exc)
+            body, status = error_response(503, "conflict_retry", "a concurrent change conflicted with this request; "
+                                          "nothing was stored, retry it", {"retry_after_seconds": 1})
+            body.headers["Retry-After"] = "1"
+            return body, status
         log.exception("unhandled error")
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

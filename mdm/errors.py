@@ -59,3 +59,16 @@ class Forbidden(DomainError):
 class Unauthorized(DomainError):
     status = 401
     code = "unauthorized"
+
+
+#: PostgreSQL SQLSTATEs of conflicts that succeed when simply retried: deadlock detected,
+#: serialization failure, lock not available
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """A database conflict with a concurrent transaction that a retry resolves (PostgreSQL broke
+    a deadlock between, say, a steward's merge and a resolve job): the caller should retry, not
+    see a server error."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES

@@ -114,3 +114,29 @@ def test_health_endpoints(hub: Hub) -> None:
     ready = hub.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"]["migrations"] == "ok"
+
+
+def test_a_deadlock_broken_by_postgresql_is_a_503_to_retry(hub: Hub, monkeypatch: Any) -> None:
+    """A steward call that PostgreSQL picked as the victim of a deadlock (with a resolve job, say)
+    was rolled back: the client is told to retry, not that the server failed."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from mdm.services import lifecycle
+
+    def deadlocked(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT … FOR UPDATE", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(lifecycle, "merge", deadlocked)
+    response = hub.client.post("/api/v1/golden/customer/merge", json={"golden_ids": ["a", "b"], "reason": "dupes"},
+                               headers=hub.headers("steward"))
+    assert error_of(response, 503)["code"] == "conflict_retry"
+    assert response.headers["Retry-After"] == "1"
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, psycopg.errors.UndefinedTable("no such table"))
+
+    monkeypatch.setattr(lifecycle, "merge", broken)  # anything else stays a logged 500
+    response = hub.client.post("/api/v1/golden/customer/merge", json={"golden_ids": ["a", "b"], "reason": "dupes"},
+                               headers=hub.headers("steward"))
+    assert error_of(response, 500)["code"] == "internal_error"
