@@ -47,11 +47,25 @@ def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None
     def tally(outcome: Any) -> None:
         counts["skipped" if outcome.skipped else "resolved"] += 1
 
-    # one connection for the whole chunk: no pool checkout and pre-ping per transaction, and
-    # psycopg's prepared statements stay on one connection. After a failure the connection is
-    # dropped and a fresh one (pre-pinged) is taken.
+    # one connection (and session factory) for the whole chunk: no pool checkout and pre-ping per
+    # transaction, and psycopg's prepared statements stay on one connection. After a failure the
+    # connection is dropped and a fresh one (pre-pinged) is taken.
     engine = get_engine(settings.database_url)
     conn: Connection | None = None
+    factory: sessionmaker[Session] | None = None
+
+    def unit_of_work() -> UnitOfWork:
+        nonlocal conn, factory
+        if conn is None or factory is None:
+            conn = engine.connect()
+            factory = sessionmaker(bind=conn, expire_on_commit=False, class_=Session)
+        return UnitOfWork(settings, factory)
+
+    def drop_connection() -> None:
+        nonlocal conn, factory
+        _discard(conn)
+        conn = factory = None
+
     ids = [int(i) for i in record_ids]
     size = max(1, settings.resolve_group_size)
     try:
@@ -60,24 +74,19 @@ def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None
             group = ids[start:start + size]
             singles = group
             if size > 1:
-                if conn is None:
-                    conn = engine.connect()
                 try:
-                    with UnitOfWork(settings, sessionmaker(bind=conn, expire_on_commit=False, class_=Session)) as uow:
+                    with unit_of_work() as uow:
                         outcomes, singles = resolve_group(uow, group, correlation_id=correlation_id)
                         uow.commit()
                     for outcome in outcomes:
                         tally(outcome)
                 except Exception:  # noqa: BLE001 - redone one by one below, where failures are recorded
                     log.warning("group of %d records failed; resolving them one by one", len(group), exc_info=True)
-                    _discard(conn)
-                    conn = None
+                    drop_connection()
                     singles = group
             for record_id in singles:
-                if conn is None:
-                    conn = engine.connect()
                 try:
-                    with UnitOfWork(settings, sessionmaker(bind=conn, expire_on_commit=False, class_=Session)) as uow:
+                    with unit_of_work() as uow:
                         outcome = resolve_one(uow, record_id, correlation_id=correlation_id)
                         uow.commit()
                     tally(outcome)
@@ -85,11 +94,10 @@ def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None
                     log.exception("resolve failed for record %s", record_id)
                     counts["failed"] += 1
                     failures.append(f"{record_id}: {exc!r}")
-                    _discard(conn)
-                    conn = None
+                    drop_connection()
                     _record_failure(record_id, traceback.format_exc())
     finally:
-        _discard(conn)
+        drop_connection()
     if failures:
         raise RecordsFailed(f"{len(failures)} of {len(record_ids)} records failed: " + "; ".join(failures[:5]))
     return counts

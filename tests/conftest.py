@@ -14,7 +14,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,27 @@ def truncate(settings: Settings) -> None:
         conn.execute(text("TRUNCATE " + ", ".join(DATA_TABLES) + " RESTART IDENTITY CASCADE"))
         conn.execute(text("DELETE FROM source_system WHERE name NOT IN ('salesforce', 'erp')"))
     engine.dispose()
+
+
+@contextmanager
+def inline_runtime(settings: Settings) -> Iterator[Settings]:
+    """Run service code in this process with ``settings`` (fresh caches), restored afterwards."""
+    runtime.configure(settings)
+    reset_caches()
+    try:
+        yield settings
+    finally:
+        dispose_engines()
+        runtime.configure(Settings.from_env())
+
+
+@pytest.fixture
+def pg_inline_settings(pg_settings: Settings) -> Iterator[Settings]:
+    """The test database, emptied, with jobs inline (no Redis): service-level PostgreSQL tests."""
+    settings = replace(pg_settings, redis_url=None)
+    truncate(settings)
+    with inline_runtime(settings):
+        yield settings
 
 
 @pytest.fixture

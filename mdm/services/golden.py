@@ -192,27 +192,40 @@ def recompute_many(
     numbers = _hub_numbers(uow, [g for g in ordered if _needs_hub_number(g, *found[g.id])])
     states = [(g, _rebuilt(uow, g, *found[g.id], numbers)) for g in ordered]
     # the stored member list is read only when nothing else already tells a change
-    stored = _latest_members_many(uow, [g for g, state in states if not state["changed"]])
+    stored = _latest_members_many(uow, [g for g, state in states if not state.changed])
     results: dict[str, Recomputed] = {}
     versions: list[tuple[GoldenRecord, list[Any], dict[str, Any], str]] = []
     for golden, state in states:
-        if not state["changed"] and state["member_refs"] == stored.get(golden.id):
+        if not state.changed and state.member_refs == stored.get(golden.id):
             results[golden.id] = Recomputed(golden.id, False, golden.version, None)
             continue
         kind = event_type or ("created" if golden.version == 0 else
-                              "retired" if state["status"] == "retired" and golden.status != "retired" else "updated")
-        golden.fields, golden.lineage, golden.status, golden.approval = (
-            state["fields"], state["lineage"], state["status"], state["approval"])
-        golden.rules_hash = state["rules_hash"]
-        versions.append((golden, state["members"], causes[golden.id], kind))
+                              "retired" if state.status == "retired" and golden.status != "retired" else "updated")
+        golden.fields, golden.lineage, golden.status, golden.approval = state.fields, state.lineage, state.status, state.approval
+        golden.rules_hash = state.rules_hash
+        versions.append((golden, state.members, causes[golden.id], kind))
     write_versions(uow, versions, correlation_id)
     for golden, _members, _cause, kind in versions:
         results[golden.id] = Recomputed(golden.id, True, golden.version, kind)
     return results
 
 
+@dataclass
+class _Rebuilt:
+    """A golden rebuilt from its members, before anything is written."""
+
+    changed: bool  # already told by fields, lineage, status or approval (else: compare members)
+    fields: dict[str, Any]
+    lineage: dict[str, Any]
+    status: str
+    approval: str
+    rules_hash: str
+    members: list[Any]
+    member_refs: list[dict[str, Any]]
+
+
 def _rebuilt(uow: UnitOfWork, golden: GoldenRecord, members: list[Any], has_overrides: bool,
-             numbers: dict[str, str]) -> dict[str, Any]:
+             numbers: dict[str, str]) -> _Rebuilt:
     """The golden's new fields, lineage, status and approval from ``members``, and whether that
     alone tells a change (if not, the caller compares the stored member list)."""
     member_refs = [{"record_id": m.id, "source": m.source, "source_id": m.source_id} for m in members]
@@ -242,8 +255,7 @@ def _rebuilt(uow: UnitOfWork, golden: GoldenRecord, members: list[Any], has_over
         or status != golden.status
         or approval != golden.approval
     )
-    return {"changed": changed, "fields": fields, "lineage": lineage, "status": status, "approval": approval,
-            "rules_hash": rules_hash, "members": members, "member_refs": member_refs}
+    return _Rebuilt(changed, fields, lineage, status, approval, rules_hash, members, member_refs)
 
 
 def _needs_hub_number(golden: GoldenRecord, members: list[Any], has_overrides: bool) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,12 +81,22 @@ def lock_domain_keys(uow: UnitOfWork, domain_keys: list[tuple[str, str]]) -> Non
 
 
 def lock_record(uow: UnitOfWork, record_id: int, *, for_resolve: bool = False) -> SourceRecord | None:
-    query = select(SourceRecord).where(SourceRecord.id == record_id).with_for_update()
+    return lock_records(uow, [record_id], for_resolve=for_resolve).get(record_id)
+
+
+def lock_records(uow: UnitOfWork, record_ids: Sequence[int], *, for_resolve: bool = False) -> dict[int, SourceRecord]:
+    """Lock records in ascending id order (the first lock every resolve takes), refreshed."""
+    query = (
+        select(SourceRecord)
+        .where(SourceRecord.id.in_(sorted(set(record_ids))))  # type: ignore[union-attr]
+        .order_by(SourceRecord.id)  # type: ignore[arg-type]
+        .with_for_update()
+    )
     if for_resolve:
         # resolving reads neither the raw payload nor the previous explanation (it replaces it):
         # not decoding them saves time; an access would still load them
         query = query.options(defer(SourceRecord.raw), defer(SourceRecord.match_explanation))  # type: ignore[arg-type]
-    return uow.session.exec(query.execution_options(populate_existing=True)).first()
+    return {row.id or 0: row for row in uow.session.exec(query.execution_options(populate_existing=True))}
 
 
 def _oversized_keys(uow: UnitOfWork, domain: str, keys: list[str]) -> set[str]:

@@ -33,8 +33,6 @@ from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import text
-from sqlalchemy.orm import defer
-from sqlmodel import select
 
 from matching import MatchEngine, PreparedRecord
 from mdm.db import UnitOfWork
@@ -47,6 +45,7 @@ from mdm.services.resolve import (
     ResolveOutcome,
     decision_warnings,
     lock_domain_keys,
+    lock_records,
     resolution_values,
     resolve_one,
     review_item,
@@ -110,7 +109,7 @@ def resolve_group(
     key locks that cannot all be taken up front, and one transaction each keeps them deadlock-free.
     """
     record_ids = list(dict.fromkeys(record_ids))  # each record once, first position kept
-    records = _lock_records(uow, record_ids)
+    records = lock_records(uow, record_ids, for_resolve=True)
     mine = [rid for rid in record_ids if rid in records and records[rid].domain in FUZZY_DOMAINS and not records[rid].deleted]
     taken = set(mine)
     plans = {rid: _plan(uow, records[rid]) for rid in mine}
@@ -137,18 +136,6 @@ def resolve_group(
 def _first_resolution(record: SourceRecord) -> bool:
     """Never resolved and attached to nothing: the case decided in memory."""
     return record.golden_id is None and record.resolved_hash is None and record.match_status == "pending"
-
-
-def _lock_records(uow: UnitOfWork, record_ids: Sequence[int]) -> dict[int, SourceRecord]:
-    rows = uow.session.exec(
-        select(SourceRecord)
-        .where(SourceRecord.id.in_(sorted(set(record_ids))))  # type: ignore[union-attr]
-        .order_by(SourceRecord.id)  # type: ignore[arg-type]
-        .options(defer(SourceRecord.raw), defer(SourceRecord.match_explanation))  # type: ignore[arg-type]
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    return {row.id or 0: row for row in rows}
 
 
 def _plan(uow: UnitOfWork, record: SourceRecord) -> _Planned:

@@ -11,10 +11,8 @@ the ``match_key`` rows the statement reads.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,26 +20,17 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from mdm import runtime
-from mdm.db import UnitOfWork, dispose_engines
-from mdm.engines import reset_caches
+from mdm.db import UnitOfWork
 from mdm.services.ingest import Change, accept_batch
 from mdm.services.resolve import _PG_LOOKUP, resolve_one
 from mdm.settings import Settings
-from tests.conftest import truncate
 
 PEOPLE = 300
 
 
 @pytest.fixture
-def settings(pg_settings: Settings) -> Iterator[Settings]:
-    s = dataclasses.replace(pg_settings, redis_url=None)
-    truncate(s)
-    runtime.configure(s)
-    reset_caches()
-    yield s
-    dispose_engines()
-    runtime.configure(Settings.from_env())
+def settings(pg_inline_settings: Settings) -> Settings:
+    return pg_inline_settings
 
 
 def person(i: int) -> dict[str, Any]:

@@ -9,7 +9,6 @@ event), 17 on SQLite (those are several statements there).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from mdm import runtime
-from mdm.db import UnitOfWork, dispose_engines, get_engine
-from mdm.engines import reset_caches
+from mdm.db import UnitOfWork, get_engine
 from mdm.services.ingest import Change, accept_batch
 from mdm.services.resolve import resolve_one
 from mdm.settings import Settings
-from tests.conftest import truncate
+from tests.conftest import inline_runtime
 
 #: What the real-time path costs today (was 21, then 15 on PostgreSQL; 20, then 17 on SQLite); the
 #: other point of the test is the *equality* across candidate counts below.
@@ -40,19 +37,15 @@ def person(i: int, variant: int = 0) -> dict[str, Any]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Settings]:
-    if request.param == "sqlite":
-        from mdm.migrate import upgrade
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_inline_settings")
+        return
+    from mdm.migrate import upgrade
 
-        s = Settings(database_url=f"sqlite:///{tmp_path / 'count.sqlite3'}", redis_url=None)
-        upgrade(s.database_url)
-    else:
-        s = dataclasses.replace(request.getfixturevalue("pg_settings"), redis_url=None)
-        truncate(s)
-    runtime.configure(s)
-    reset_caches()
-    yield s
-    dispose_engines()
-    runtime.configure(Settings.from_env())
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'count.sqlite3'}", redis_url=None)
+    upgrade(s.database_url)
+    with inline_runtime(s):
+        yield s
 
 
 def store(settings: Settings, prefix: str, people: list[dict[str, Any]]) -> list[int]:
