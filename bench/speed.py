@@ -424,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000, help="bulk / Splink / stored goldens (N)")
     parser.add_argument("--stream-records", type=int, default=20_000, help="records through API + 2 workers")
     parser.add_argument("--probes", type=int, default=300, help="records resolved one by one for latency")
+    parser.add_argument("--probe-seed", type=int, default=None,
+                        help="draw the probes from this seed: people the stored set does not hold, so most probes "
+                             "make new goldens on every run (by default the probes are the generator's next people, "
+                             "and on a kept database a second run's probes link to the first run's)")
     parser.add_argument("--agreement", type=int, default=400, help="records replayed through both paths")
     parser.add_argument("--profile", type=Path, default=None, help="directory for pyinstrument profiles")
     parser.add_argument("--skip-streaming", action="store_true")
@@ -444,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = people(args.records + args.probes, dup_rate=args.dup_rate)
     stored, probes = rows[: args.records], rows[args.records:]
+    if args.probe_seed is not None:
+        probes = people(args.probes, seed=args.probe_seed, dup_rate=args.dup_rate)
     out["generate_seconds"] = round(time.perf_counter() - t0, 1)
     if args.splink_only:
         out["splink"] = measure_splink(stored)

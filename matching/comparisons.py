@@ -14,17 +14,19 @@ in tests/unit/matching check that both give the same level.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .normalize.person_name import NICKNAME_TO_CANONICAL
-from .similarity import distance, distance_columns, similarity, similarity_columns
+from .similarity import DISTANCES, SIMILARITIES, distance, distance_columns, similarity, similarity_columns
 
 Values = Mapping[str, Any]
 Columns = Mapping[str, np.ndarray]
+PairTest = Callable[[Values, Values], bool]
+"""A level's `test` compiled to a closure (`Level.compile`)."""
 
 _LEVEL_TYPES: dict[str, type[Level]] = {}
 
@@ -67,6 +69,16 @@ class Level:
 
     def columns(self) -> list[str]:
         return []
+
+    def compile(self) -> PairTest:
+        """`test` as a closure with the level's settings bound, for scoring one pair at a time.
+
+        Real-time decide tests several levels of a dozen comparisons for every candidate
+        member: the method calls, attribute look-ups and helper lists of `test` were most of a
+        pair's cost. Subclasses return an equivalent closure (tests/unit/matching compare both
+        on every level of the shipped models); a level without one keeps its `test`.
+        """
+        return self.test
 
     # -- scoring ------------------------------------------------------------
     @property
@@ -128,6 +140,16 @@ class NullLevel(Level):
     def test(self, a: Values, b: Values) -> bool:
         return self._missing(a) or self._missing(b)
 
+    def compile(self) -> PairTest:
+        cols = tuple(self.cols)
+        if len(cols) == 1:
+            (col,) = cols
+            return lambda a, b: a.get(col) is None or b.get(col) is None
+        if self.mode == "any":
+            return lambda a, b: (any(a.get(c) is None for c in cols)
+                                 or any(b.get(c) is None for c in cols))
+        return lambda a, b: all(a.get(c) is None for c in cols) or all(b.get(c) is None for c in cols)
+
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         def missing(cols: Columns) -> np.ndarray:
             stacked = np.vstack([~_present(cols[c]) for c in self.cols]) if self.cols else np.ones((1, n), bool)
@@ -144,6 +166,9 @@ class ElseLevel(Level):
 
     def test(self, a: Values, b: Values) -> bool:
         return True
+
+    def compile(self) -> PairTest:
+        return lambda a, b: True
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         return np.ones(n, dtype=bool)
@@ -165,6 +190,15 @@ class ExactLevel(Level):
     def test(self, a: Values, b: Values) -> bool:
         x, y = a.get(self.col), b.get(self.col)
         return x is not None and x == y
+
+    def compile(self) -> PairTest:
+        col = self.col
+
+        def exact(a: Values, b: Values) -> bool:
+            x = a.get(col)
+            return x is not None and x == b.get(col)
+
+        return exact
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         x, y = left[self.col], right[self.col]
@@ -214,6 +248,20 @@ class SimilarityLevel(Level):
             return self._one(a.get(self.col), b.get(self.other)) and self._one(a.get(self.other), b.get(self.col))
         return self._one(a.get(self.col), b.get(self.col))
 
+    def compile(self) -> PairTest:
+        scorer, cut, compact, col, other = SIMILARITIES[self.metric], self.threshold - 1e-12, self.compact, self.col, self.other
+
+        def one(x: Any, y: Any) -> bool:
+            if x is None or y is None:
+                return False
+            if compact:
+                return scorer(str(x).replace(" ", ""), str(y).replace(" ", "")) >= cut
+            return scorer(x if type(x) is str else str(x), y if type(y) is str else str(y)) >= cut
+
+        if other:
+            return lambda a, b: one(a.get(col), b.get(other)) and one(a.get(other), b.get(col))
+        return lambda a, b: one(a.get(col), b.get(col))
+
     def _columns(self, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=bool)
         idx = np.flatnonzero(_present(x) & _present(y))
@@ -250,6 +298,15 @@ class DistanceLevel(Level):
             return False
         return distance(self.metric, str(x), str(y)) <= self.max_distance
 
+    def compile(self) -> PairTest:
+        measure, col, most = DISTANCES[self.metric], self.col, self.max_distance
+
+        def close(a: Values, b: Values) -> bool:
+            x, y = a.get(col), b.get(col)
+            return x is not None and y is not None and measure(str(x), str(y)) <= most
+
+        return close
+
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         x, y = left[self.col], right[self.col]
         out = np.zeros(n, dtype=bool)
@@ -279,6 +336,15 @@ class CrossLevel(Level):
         x, y = a.get(self.col), b.get(self.other)
         return x is not None and x == y
 
+    def compile(self) -> PairTest:
+        col, other = self.col, self.other
+
+        def cross(a: Values, b: Values) -> bool:
+            x = a.get(col)
+            return x is not None and x == b.get(other)
+
+        return cross
+
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         x, y = left[self.col], right[self.other]
         return _present(x) & _present(y) & (x == y)
@@ -307,6 +373,15 @@ class OneColumnLevel(Level):
     def test(self, a: Values, b: Values) -> bool:
         x, y = a.get(self.col), b.get(self.col)
         return x is not None and y is not None and self._pair(x, y)
+
+    def compile(self) -> PairTest:
+        col, pair = self.col, self._pair
+
+        def one_column(a: Values, b: Values) -> bool:
+            x, y = a.get(col), b.get(col)
+            return x is not None and y is not None and pair(x, y)
+
+        return one_column
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         x, y = left[self.col], right[self.col]
@@ -399,6 +474,17 @@ class AllLevel(Level):
     def test(self, a: Values, b: Values) -> bool:
         return all(lv.test(a, b) for lv in self.levels)
 
+    def compile(self) -> PairTest:
+        tests = tuple(lv.compile() for lv in self.levels)
+
+        def every(a: Values, b: Values) -> bool:
+            for test in tests:  # noqa: SIM110 — cheaper than a generator per pair
+                if not test(a, b):
+                    return False
+            return True
+
+        return every
+
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         out = np.ones(n, dtype=bool)
         for lv in self.levels:
@@ -415,6 +501,17 @@ class AnyLevel(AllLevel):
     def test(self, a: Values, b: Values) -> bool:
         return any(lv.test(a, b) for lv in self.levels)
 
+    def compile(self) -> PairTest:
+        tests = tuple(lv.compile() for lv in self.levels)
+
+        def some(a: Values, b: Values) -> bool:
+            for test in tests:  # noqa: SIM110 — cheaper than a generator per pair
+                if test(a, b):
+                    return True
+            return False
+
+        return some
+
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=bool)
         for lv in self.levels:
@@ -430,6 +527,17 @@ class NotLevel(AllLevel):
 
     def test(self, a: Values, b: Values) -> bool:
         return not any(lv.test(a, b) for lv in self.levels)
+
+    def compile(self) -> PairTest:
+        tests = tuple(lv.compile() for lv in self.levels)
+
+        def none(a: Values, b: Values) -> bool:
+            for test in tests:  # noqa: SIM110 — cheaper than a generator per pair
+                if test(a, b):
+                    return False
+            return True
+
+        return none
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         return ~AnyLevel(levels=self.levels).test_columns(left, right, n)
@@ -484,11 +592,21 @@ class Comparison:
 
     def shown(self, v: Values) -> Any:
         """The normalized value(s) displayed in an explanation."""
-        cols = self.display or self.columns()
+        return self.compile_shown()(v)
+
+    def compile_shown(self) -> Callable[[Values], Any]:
+        """`shown` with the displayed columns worked out once (explanations show every
+        comparison of a record's best candidates, twice per pair)."""
+        cols = tuple(self.display or self.columns())
         if len(cols) == 1:
-            return v.get(cols[0])
-        parts = [str(v.get(c)) for c in cols if v.get(c) is not None]
-        return " | ".join(parts) if parts else None
+            (col,) = cols
+            return lambda v: v.get(col)
+
+        def joined(v: Values) -> Any:
+            parts = [str(v.get(c)) for c in cols if v.get(c) is not None]
+            return " | ".join(parts) if parts else None
+
+        return joined
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import pandas as pd
 
 from .blocking import BlockReport, blocking_keys, cap_blocks
 from .defaults import default_model
+from .kernel import PairKernel, weight_from_probability
 from .model import MatchModel
 from .prepare import NO_USABLE_FIELD, PREPARERS
 from .types import Candidate, Decision, FieldComparison, PairScore, PreparedRecord
@@ -53,9 +54,6 @@ def probability_from_weight(weight: float) -> float:
     return odds / (1.0 + odds)
 
 
-def weight_from_probability(p: float) -> float:
-    p = min(max(p, 1e-15), 1 - 1e-15)
-    return math.log2(p / (1 - p))
 
 
 #: Candidates whose full explanation :meth:`MatchEngine.decide` builds (resolve stores 5, the probe
@@ -85,6 +83,8 @@ class MatchEngine:
         self.model = model or default_model(domain)
         if self.model.domain != domain:
             raise ValueError(f"model is for domain {self.model.domain!r}, not {domain!r}")
+        self._kernel: tuple[MatchModel, PairKernel] | None = None
+        self._shown: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = ()
 
     # -- preparation and blocking -------------------------------------------
     @property
@@ -109,57 +109,31 @@ class MatchEngine:
         return cap_blocks(blocks, self.max_block_size)
 
     # -- scoring --------------------------------------------------------------
-    def _level_weight(self, comparison_index: int, level_index: int, a: Mapping[str, Any]) -> float:
-        level = self.model.comparisons[comparison_index].levels[level_index]
-        if level.is_null:
-            return 0.0
-        w = level.log2_bayes_factor()
-        if level.tf_column and level.u:
-            f = self.model.tf_frequency(level.tf_column, a.get(level.tf_column))
-            if f is not None:
-                w += math.log2(level.u / max(f, 1e-12))
-        return w
-
-    def _levels(self, va: Mapping[str, Any], vb: Mapping[str, Any]) -> tuple[float, list[str], list[float], list[str]]:
-        """Weight after guards, each comparison's level label and weight, and the guards applied."""
-        weight = self.model.prior_weight
-        labels: list[str] = []
-        weights: list[float] = []
-        for ci, comp in enumerate(self.model.comparisons):
-            try:
-                li = comp.level_index(va, vb)
-                w = self._level_weight(ci, li, va)
-                label = comp.levels[li].label
-            except Exception:  # noqa: BLE001 — defensive: treat an uncomparable value as missing
-                w, label = 0.0, "null"
-            weight += w
-            labels.append(label)
-            weights.append(w)
-        applied: list[str] = []
-        if self.model.guards:
-            levels = {comp.name: label for comp, label in zip(self.model.comparisons, labels, strict=True)}
-            for guard in self.model.guards:
-                if guard.applies(levels):
-                    cap = weight_from_probability(guard.max_probability)
-                    if weight > cap:
-                        weight = cap
-                        applied.append(guard.name)
-        return weight, labels, weights, applied
+    @property
+    def kernel(self) -> PairKernel:
+        """The model compiled for scoring one pair at a time (built on first use, per model object)."""
+        cached = self._kernel
+        if cached is None or cached[0] is not self.model:
+            cached = self._kernel = (self.model, PairKernel(self.model))
+            self._shown = tuple((comp.name, comp.compile_shown()) for comp in self.model.comparisons)
+        return cached[1]
 
     def weight(self, a: PreparedRecord, b: PreparedRecord) -> float:
         """``score(a, b).weight`` without building the explanation (the values each comparison
         shows): deciding needs only the weights of all members and the explanation of the best."""
-        return self._levels(a.values, b.values)[0]
+        return self.kernel.weight(a.values, b.values)
 
     def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
         """Fellegi–Sunter score of a pair with its comparison vector."""
         va, vb = a.values, b.values
-        weight, labels, weights, applied = self._levels(va, vb)
+        kernel = self.kernel
+        detail = kernel.detail(va, vb)
         rows = [
-            FieldComparison(comp.name, label, w, comp.shown(va), comp.shown(vb))
-            for comp, label, w in zip(self.model.comparisons, labels, weights, strict=True)
+            FieldComparison(name, kernel.label(ci, li), w, shown(va), shown(vb))
+            for ci, ((name, shown), li, w) in enumerate(zip(self._shown, detail.levels, detail.weights, strict=True))
         ]
-        return PairScore(weight, probability_from_weight(weight), rows, self.model.version, applied)
+        return PairScore(detail.weight, probability_from_weight(detail.weight), rows, self.model.version,
+                         detail.guards)
 
     def _arrays(self, df: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
         cols = sorted({c for comp in self.model.comparisons for c in comp.columns()})
@@ -241,18 +215,22 @@ class MatchEngine:
         Identical members are scored once; at most `max_members_compared`
         distinct members are compared.
         """
-        scored = self._golden_weights(prepared, members)
+        scored = self._golden_weights(prepared, members, self.kernel.scorer(prepared.values))
         if scored is None:
             return -math.inf, {}
         return scored.weight, self._golden_explanation(prepared, scored)
 
-    def _golden_weights(self, prepared: PreparedRecord, members: list[PreparedRecord]) -> _GoldenWeights | None:
+    def _golden_weights(self, prepared: PreparedRecord, members: list[PreparedRecord],
+                        weight: Callable[[Mapping[str, Any]], float]) -> _GoldenWeights | None:
         """The member weights behind :meth:`score_golden` (no explanation: the costly part)."""
-        distinct: dict[str, PreparedRecord] = {}
-        for m in members:
-            distinct.setdefault(member_identity(m), m)
-        sample = list(distinct.values())[: self.model.max_members_compared]
-        weights = [self.weight(prepared, m) for m in sample]
+        if len(members) > 1:
+            distinct: dict[str, PreparedRecord] = {}
+            for m in members:
+                distinct.setdefault(member_identity(m), m)
+            sample = list(distinct.values())[: self.model.max_members_compared]
+        else:  # nothing to tell apart (most goldens have one member): no identity to build
+            sample = members[: self.model.max_members_compared]
+        weights = [weight(m.values) for m in sample]
         if not weights:
             return None
         return _GoldenWeights(median(weights), weights, sample)
@@ -295,12 +273,13 @@ class MatchEngine:
         ranked: list[Candidate] = []
         scored: dict[Any, _GoldenWeights] = {}
         skipped = 0
+        weight = self.kernel.scorer(prepared.values)
         for golden_id, members in candidates.items():
             if golden_id in excluded:
                 skipped += 1
                 continue
             try:
-                found = self._golden_weights(prepared, list(members or []))
+                found = self._golden_weights(prepared, list(members or []), weight)
             except Exception as exc:  # noqa: BLE001 — one bad member must not fail the decision
                 warnings.append(f"could not score golden {golden_id!r}: {type(exc).__name__}")
                 continue
@@ -361,7 +340,8 @@ class MatchEngine:
         The same "resemble the cluster as a whole" rule as `score_golden`, applied
         to merging two golden records.
         """
-        weights = [self.weight(a, b) for a in left[:cap] for b in right[:cap]]
+        weight = self.kernel.weight
+        weights = [weight(a.values, b.values) for a in left[:cap] for b in right[:cap]]
         return median(weights) if weights else -math.inf
 
     def _merge_candidates(

@@ -157,6 +157,31 @@ def test_small_file_bulk_equals_streaming(two_hubs: tuple[Settings, Settings, An
     assert bulk.counts["outbox_event"] == bulk.counts["golden_version"] == bulk.counts["golden_record"] == 3
 
 
+@pytest.mark.postgres
+def test_a_bulk_load_leaves_its_tables_vacuumed_and_analyzed(pg_settings: Settings, tmp_path: Path) -> None:
+    """Without VACUUM the candidate lookup's index-only scans visit the heap for every key entry
+    (autovacuum may be off, or not yet round); without ANALYZE the planner thinks the tables
+    are empty."""
+    pg = dataclasses.replace(pg_settings, redis_url=None)
+    truncate(pg)
+    try:
+        run(pg, small_file(tmp_path), "bulk")
+        engine = create_engine(pg.database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT relname, relpages, relallvisible, reltuples FROM pg_class "
+                "WHERE relname IN ('match_key', 'source_record', 'golden_record')")).all()
+        engine.dispose()
+        assert len(rows) == 3
+        for name, pages, all_visible, tuples in rows:
+            assert pages >= 1 and all_visible == pages, name  # visibility map set: VACUUM ran after the COPY
+            assert tuples > 0, name  # statistics of the loaded table, not of an empty one (-1 or 0)
+    finally:
+        truncate(pg)
+        dispose_engines()
+        runtime.configure(Settings.from_env())
+
+
 def test_bulk_equals_streaming_decisions_on_febrl(tmp_path: Path) -> None:
     """A FEBRL3 sample (SQLite; streaming is ~40 ms a record there, so 150 records).
 
