@@ -40,3 +40,15 @@ def test_nul_characters_are_refused_by_every_endpoint(any_hub: Hub) -> None:
     merge = any_hub.client.post("/api/v1/golden/customer/merge", json={"golden_ids": [golden_id, "x"], "reason": "\u0000"}, headers=any_hub.headers("steward"))
     assert pin.status_code == merge.status_code == 422
     assert any_hub.get(f"/golden/customer/{golden_id}").get_json()["version"] == 1
+
+
+def test_values_json_spells_differently_are_stored_exactly_as_sent(any_hub: Hub) -> None:
+    """JSONB parameters are written with orjson, falling back to json.dumps for what orjson
+    refuses: an integer beyond 64 bits, non-ASCII text and small floats come back as sent."""
+    extra = {"Legacy Id": 123456789012345678901234567890, "Score": 1e-05, "Note": "Zürich 🍕 \u00e9"}
+    assert any_hub.put("erp", "customer", "J1", {"name": "Acme Big Numbers", **extra}).status_code == 202
+    any_hub.wait_resolved()
+    record = any_hub.get("/sources/erp/customer/records/J1").get_json()
+    assert record["match_status"] == "new"
+    stored = {k: record["fields"][k] for k in extra}
+    assert stored == extra and type(stored["Legacy Id"]) is int
