@@ -529,15 +529,8 @@ class NotLevel(AllLevel):
         return not any(lv.test(a, b) for lv in self.levels)
 
     def compile(self) -> PairTest:
-        tests = tuple(lv.compile() for lv in self.levels)
-
-        def none(a: Values, b: Values) -> bool:
-            for test in tests:  # noqa: SIM110 — cheaper than a generator per pair
-                if test(a, b):
-                    return False
-            return True
-
-        return none
+        some = AnyLevel(levels=self.levels).compile()
+        return lambda a, b: not some(a, b)
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         return ~AnyLevel(levels=self.levels).test_columns(left, right, n)
