@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from typing import Any
 
@@ -10,7 +9,7 @@ from flask import request
 from marshmallow import RAISE, Schema, ValidationError, validate, validates_schema
 from marshmallow import fields as f
 
-from mdm.canonical import nul_paths
+from mdm.canonical import nul_paths, parse_json
 from mdm.errors import BadRequest, InvalidInput
 
 SOURCE_ID = validate.Regexp(r"^[^\x00-\x1f\x7f]{1,255}$", error="1 to 255 characters, no control characters.")
@@ -59,7 +58,7 @@ def json_body() -> Any:
     if not raw:
         raise InvalidInput("the request body is empty; send a JSON object", code="empty_body")
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
     if not isinstance(body, dict):

@@ -54,8 +54,6 @@ def probability_from_weight(weight: float) -> float:
     return odds / (1.0 + odds)
 
 
-
-
 #: Candidates whose full explanation :meth:`MatchEngine.decide` builds (resolve stores 5, the probe
 #: API shows up to 50 and asks for as many as it shows)
 EXPLAINED_CANDIDATES = 5

@@ -10,6 +10,7 @@ Unknown fields are kept as they are.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -159,6 +160,20 @@ def _infer_kind(data: dict[str, Any]) -> str:
     if data.get("name") and not (data.get("first_name") or data.get("last_name")):
         return "organization"
     return "person" if (data.get("first_name") or data.get("last_name")) else "organization"
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and ``-Infinity`` (ValueError).
+
+    Python's parser accepts them, but they are not JSON (RFC 8259): PostgreSQL's JSONB refuses
+    them (a record carrying one failed with a 500), SQLite stored them and the API then answered
+    with invalid JSON. Every way in (API bodies, bulk files) parses with this.
+    """
+    return json.loads(text, parse_constant=_not_a_json_number)
+
+
+def _not_a_json_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def nul_paths(value: Any, path: str = "") -> list[str]:

@@ -53,7 +53,9 @@ def json_text(value: Any) -> str:
     the larger part of writing explanations, versions and outbox payloads), falling back to
     ``json.dumps`` for what orjson refuses (integers beyond 64 bits in a source payload), so
     that nothing ``json.dumps`` accepted is refused now. PostgreSQL stores the parsed value, so
-    the spelling differences (no spaces, UTF-8 instead of ``\\u`` escapes) do not show."""
+    the spelling differences (no spaces, UTF-8 instead of ``\\u`` escapes) do not show. A float
+    NaN becomes null here (``json.dumps`` wrote ``NaN``, which PostgreSQL refused); inputs
+    carrying one are refused at the door (:func:`mdm.canonical.parse_json`)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mdm.canonical import parse_json
 from mdm.db import UnitOfWork
 from mdm.services.ingest import Change, accept_batch
 from mdm.settings import Settings
@@ -130,7 +131,7 @@ def parse_jsonl_line(number: int, line: str, now: datetime) -> Row | None:
     if not line.strip():
         return None
     try:
-        doc = json.loads(line)
+        doc = parse_json(line)
         if not isinstance(doc, dict):
             raise ValueError("a line must be a JSON object")
         return Row(number, _to_change(doc, now))

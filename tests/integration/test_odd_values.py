@@ -52,3 +52,17 @@ def test_values_json_spells_differently_are_stored_exactly_as_sent(any_hub: Hub)
     assert record["match_status"] == "new"
     stored = {k: record["fields"][k] for k in extra}
     assert stored == extra and type(stored["Legacy Id"]) is int
+
+
+def test_nan_and_infinity_are_refused_not_stored(any_hub: Hub) -> None:
+    """Python's JSON parser accepts NaN and Infinity; JSON does not. They used to be a 500 on
+    PostgreSQL (JSONB refuses them) and were stored on SQLite, which then answered with invalid
+    JSON."""
+    for i, constant in enumerate(("NaN", "Infinity", "-Infinity")):
+        body = '{"fields": {"name": "Acme", "Score": ' + constant + '}, "updated_at": "2026-01-01T00:00:00Z"}'
+        response = any_hub.client.put(f"/api/v1/sources/erp/customer/records/NAN{i}", data=body,
+                                      headers={**any_hub.headers("erp"), "Content-Type": "application/json"})
+        assert response.status_code == 400, response.get_json()
+        assert response.get_json()["error"]["code"] == "malformed_json"
+        assert constant.lstrip("-") in response.get_json()["error"]["message"]
+        assert any_hub.get(f"/sources/erp/customer/records/NAN{i}").status_code == 404

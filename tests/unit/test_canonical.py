@@ -49,3 +49,14 @@ def test_price_needs_its_key_and_a_sane_period() -> None:
 
 def test_unknown_fields_are_kept() -> None:
     assert validate_fields("product", {"sku": "A", "Colour__c": {"r": 1}})["Colour__c"] == {"r": 1}
+
+
+def test_a_bulk_line_with_nan_is_rejected_with_its_line_number() -> None:
+    from datetime import UTC, datetime
+
+    from mdm.loader import parse_jsonl_line
+
+    row = parse_jsonl_line(7, '{"source_id": "A1", "fields": {"name": "Acme", "Score": NaN}}', datetime.now(UTC))
+    assert row is not None and row.change is None and row.line == 7 and "NaN is not a JSON number" in row.error
+    good = parse_jsonl_line(8, '{"source_id": "A2", "fields": {"name": "Acme", "Score": 1.5}}', datetime.now(UTC))
+    assert good is not None and good.change is not None
