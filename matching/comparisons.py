@@ -133,12 +133,14 @@ class NullLevel(Level):
     def params(self) -> dict[str, Any]:
         return {"cols": self.cols, "mode": self.mode}
 
-    def _missing(self, v: Values) -> bool:
+    def missing(self, v: Values) -> bool:
+        """One side's values alone make the level hold (mode "any": any of its columns missing
+        there; "all": all of them)."""
         flags = [v.get(c) is None for c in self.cols]
         return any(flags) if self.mode == "any" else all(flags)
 
     def test(self, a: Values, b: Values) -> bool:
-        return self._missing(a) or self._missing(b)
+        return self.missing(a) or self.missing(b)
 
     def compile(self) -> PairTest:
         cols = tuple(self.cols)
@@ -583,13 +585,10 @@ class Comparison:
             todo = todo[~hit]
         return out
 
-    def shown(self, v: Values) -> Any:
-        """The normalized value(s) displayed in an explanation."""
-        return self.compile_shown()(v)
-
     def compile_shown(self) -> Callable[[Values], Any]:
-        """`shown` with the displayed columns worked out once (explanations show every
-        comparison of a record's best candidates, twice per pair)."""
+        """The normalized value(s) an explanation displays for one side, as a function with the
+        displayed columns worked out once (explanations show every comparison of a record's
+        best candidates, twice per pair)."""
         cols = tuple(self.display or self.columns())
         if len(cols) == 1:
             (col,) = cols

@@ -59,6 +59,16 @@ def probability_from_weight(weight: float) -> float:
 EXPLAINED_CANDIDATES = 5
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """What the engine derives from its model object once: the pair kernel, and each
+    comparison's name with the function giving the value(s) an explanation shows."""
+
+    model: MatchModel
+    kernel: PairKernel
+    shown: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+
+
 @dataclass
 class _GoldenWeights:
     """A record scored against one golden's members: the aggregate and what it came from."""
@@ -81,8 +91,7 @@ class MatchEngine:
         self.model = model or default_model(domain)
         if self.model.domain != domain:
             raise ValueError(f"model is for domain {self.model.domain!r}, not {domain!r}")
-        self._kernel: tuple[MatchModel, PairKernel] | None = None
-        self._shown: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = ()
+        self._compiled: _Compiled | None = None
 
     # -- preparation and blocking -------------------------------------------
     @property
@@ -107,14 +116,19 @@ class MatchEngine:
         return cap_blocks(blocks, self.max_block_size)
 
     # -- scoring --------------------------------------------------------------
+    def _compiled_model(self) -> _Compiled:
+        """The model compiled for scoring and explaining pairs (built on first use, per model object)."""
+        compiled = self._compiled
+        if compiled is None or compiled.model is not self.model:
+            compiled = self._compiled = _Compiled(
+                self.model, PairKernel(self.model),
+                tuple((comp.name, comp.compile_shown()) for comp in self.model.comparisons))
+        return compiled
+
     @property
     def kernel(self) -> PairKernel:
-        """The model compiled for scoring one pair at a time (built on first use, per model object)."""
-        cached = self._kernel
-        if cached is None or cached[0] is not self.model:
-            cached = self._kernel = (self.model, PairKernel(self.model))
-            self._shown = tuple((comp.name, comp.compile_shown()) for comp in self.model.comparisons)
-        return cached[1]
+        """The model compiled for scoring one pair at a time."""
+        return self._compiled_model().kernel
 
     def weight(self, a: PreparedRecord, b: PreparedRecord) -> float:
         """``score(a, b).weight`` without building the explanation (the values each comparison
@@ -124,11 +138,12 @@ class MatchEngine:
     def score(self, a: PreparedRecord, b: PreparedRecord) -> PairScore:
         """Fellegi–Sunter score of a pair with its comparison vector."""
         va, vb = a.values, b.values
-        kernel = self.kernel
+        compiled = self._compiled_model()
+        kernel = compiled.kernel
         detail = kernel.detail(va, vb)
         rows = [
             FieldComparison(name, kernel.label(ci, li), w, shown(va), shown(vb))
-            for ci, ((name, shown), li, w) in enumerate(zip(self._shown, detail.levels, detail.weights, strict=True))
+            for ci, ((name, shown), li, w) in enumerate(zip(compiled.shown, detail.levels, detail.weights, strict=True))
         ]
         return PairScore(detail.weight, probability_from_weight(detail.weight), rows, self.model.version,
                          detail.guards)

@@ -80,8 +80,7 @@ class PairKernel:
         self.prior_weight = model.prior_weight
         self._comparisons = tuple(_compile_comparison(comp) for comp in model.comparisons)
         self._indexed = tuple(enumerate(self._comparisons))
-        self._guards = tuple(_compile_guard(model, guard) for guard in model.guards)
-        self._guards = tuple(g for g in self._guards if g is not None)
+        self._guards = tuple(g for g in (_compile_guard(model, guard) for guard in model.guards) if g is not None)
         self._tf_frequency = model.tf_frequency
         self._tf_cache: dict[tuple[str, Any], float | None] = {}
 
@@ -177,19 +176,8 @@ def _compile_comparison(comp: Any) -> _CompiledComparison:
         weights=tuple(0.0 if lv.is_null else lv.log2_bayes_factor() for lv in levels),
         tf=tuple((lv.tf_column, lv.u) if (not lv.is_null and lv.tf_column and lv.u) else None for lv in levels),
         labels=tuple(lv.label for lv in levels),
-        null_side=_null_side(levels[0]) if levels else None,
+        null_side=levels[0].missing if levels and isinstance(levels[0], NullLevel) else None,
     )
-
-
-def _null_side(level: Any) -> Callable[[Values], bool] | None:
-    """For a leading null level: one side's values alone make it hold (mode "any": any of its
-    columns missing there; "all": all of them)."""
-    if not isinstance(level, NullLevel):
-        return None
-    cols = tuple(level.cols)
-    if level.mode == "any":
-        return lambda v: any(v.get(c) is None for c in cols)
-    return lambda v: all(v.get(c) is None for c in cols)
 
 
 def _compile_guard(model: MatchModel, guard: Any) -> _CompiledGuard | None:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from matching import MatchEngine, PreparedRecord
 from matching.engine import (
+    EXPLAINED_CANDIDATES,
     first_max_index,
     median,
     member_identity,
@@ -242,7 +243,7 @@ def cluster_records(
             continue
         top, top_w, best_member, compared = ranked[0]
         p = probability_from_weight(top_w)
-        summary = [(c, probability_from_weight(w)) for c, w, _, _ in ranked[:5]]
+        summary = [(c, probability_from_weight(w)) for c, w, _, _ in ranked[:EXPLAINED_CANDIDATES]]
         if p >= upper:
             target = top
             merged_members = [i, *members_for(top)]

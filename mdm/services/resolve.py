@@ -25,6 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import select
 
+from matching.engine import EXPLAINED_CANDIDATES
 from mdm.db import UnitOfWork, mark_written, one_or_many
 from mdm.engines import match_engine
 from mdm.models import (
@@ -343,7 +344,7 @@ def resolution_values(prepared: Any, decision: Any, target: str, warnings: list[
         "match_explanation": {
             **(decision.explanation or {}),
             "action": decision.action,
-            "candidates": [c.to_json() for c in decision.ranked[:5]],
+            "candidates": [c.to_json() for c in decision.ranked[:EXPLAINED_CANDIDATES]],
             "warnings": warnings,
             "decided_at": utcnow().isoformat(),
         },

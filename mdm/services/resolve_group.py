@@ -69,7 +69,7 @@ class _View:
 
     block: dict[str, list[int]]  # key -> stored record ids (at most MAX_BLOCK_SIZE + 1)
     golden_of: dict[int, str]  # stored live record -> its golden
-    members: dict[str, list[tuple[int, dict[str, Any]]]]  # golden -> (record id, prepared json), newest first
+    members: dict[str, list[tuple[int, PreparedRecord]]]  # golden -> (record id, prepared), newest first
     excluded: dict[int, set[str]]  # group record -> goldens a steward said it is not part of
     added: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))  # key -> group records decided
 
@@ -85,19 +85,19 @@ class _View:
             golden_ids.update(self.golden_of[i] for i in ids if i != rid and i in self.golden_of)
         members: dict[str, list[PreparedRecord]] = {}
         for gid in sorted(golden_ids):  # the lookup's ORDER BY golden id
-            rows = [m for m in self.members.get(gid, []) if m[0] != rid][:MAX_MEMBERS_PER_GOLDEN]
+            rows = [prepared for i, prepared in self.members.get(gid, []) if i != rid][:MAX_MEMBERS_PER_GOLDEN]
             if rows:
-                members[gid] = [PreparedRecord.from_json(p or {}) for _, p in rows]
+                members[gid] = rows
         return oversized, members
 
-    def add(self, planned: _Planned, golden_id: str, prepared_json: dict[str, Any]) -> None:
+    def add(self, planned: _Planned, golden_id: str) -> None:
         """A decided group record becomes visible to the records after it."""
         rid = planned.record.id or 0
         self.golden_of[rid] = golden_id
         for key in planned.keys:
             self.added[key].append(rid)
         bucket = self.members.setdefault(golden_id, [])
-        bucket.insert(next((i for i, m in enumerate(bucket) if m[0] < rid), len(bucket)), (rid, prepared_json))
+        bucket.insert(next((i for i, m in enumerate(bucket) if m[0] < rid), len(bucket)), (rid, planned.prepared))
 
 
 def resolve_group(
@@ -175,8 +175,8 @@ def _read_view(uow: UnitOfWork, plans: list[_Planned]) -> _View:
                 SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
             )
         ).all())
-    members: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    if golden_of:
+    members: dict[str, list[tuple[int, PreparedRecord]]] = {}
+    if golden_of:  # parsed once here, not each time a record of the group meets the golden
         for gid, rid, prepared in uow.session.execute(
             sa_select(SourceRecord.golden_id, SourceRecord.id, SourceRecord.prepared)
             .where(
@@ -186,7 +186,7 @@ def _read_view(uow: UnitOfWork, plans: list[_Planned]) -> _View:
             )
             .order_by(SourceRecord.golden_id, SourceRecord.id.desc())  # type: ignore[union-attr]
         ).all():
-            members.setdefault(gid, []).append((rid, prepared))
+            members.setdefault(gid, []).append((rid, PreparedRecord.from_json(prepared or {})))
     excluded: dict[int, set[str]] = defaultdict(set)
     hashes = {p.record.id: p.record.content_hash for p in plans}
     for rid, gid, record_hash in uow.session.execute(
@@ -236,7 +236,7 @@ def _resolve_fast(uow: UnitOfWork, plans: list[_Planned], correlation_id: str | 
         warnings = decision_warnings(record, planned.prepared, decision, oversized)
         values = resolution_values(planned.prepared, decision, golden_id, warnings, planned.engine.model.version)
         review = review_item(record, decision) if decision.action == "review" and decision.golden_id else None
-        view.add(planned, golden_id, values["prepared"])
+        view.add(planned, golden_id)
         decided.append(_Decided(planned, decision.action, golden_id, new_golden, values, review))
     created = {d.golden_id: d.new_golden for d in decided if d.new_golden is not None}
     locked = golden_service.lock_goldens(uow, {d.golden_id for d in decided} - set(created))

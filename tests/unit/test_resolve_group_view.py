@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
-from matching import MatchEngine
+from matching import MatchEngine, PreparedRecord
 from mdm.services.resolve import MAX_BLOCK_SIZE
 from mdm.services.resolve_group import _Planned, _View
 
+PREPARED = MatchEngine("customer").prepare({"kind": "person", "first_name": "Ada", "last_name": "Lovelace"})
+
 
 def planned(record_id: int, keys: list[str]) -> _Planned:
-    return _Planned(SimpleNamespace(id=record_id), None, None, keys)  # type: ignore[arg-type]
-
-
-PREPARED = MatchEngine("customer").prepare({"kind": "person", "first_name": "Ada", "last_name": "Lovelace"}).to_json()
+    return _Planned(SimpleNamespace(id=record_id), None, PREPARED, keys)  # type: ignore[arg-type]
 
 
 def view(stored: int) -> _View:
     ids = list(range(1, stored + 1))
-    members: dict[str, list[tuple[int, dict[str, Any]]]] = {"g-old": [(i, PREPARED) for i in reversed(ids)]}
+    members: dict[str, list[tuple[int, PreparedRecord]]] = {"g-old": [(i, PREPARED) for i in reversed(ids)]}
     return _View({"k": ids, "other": [1]}, dict.fromkeys(ids, "g-old"), members, {})
 
 
@@ -28,10 +26,10 @@ def test_a_block_the_group_fills_past_the_cap_is_skipped_for_the_records_after()
     first = planned(1000, ["k"])
     oversized, candidates = v.candidates(first)
     assert oversized == set() and list(candidates) == ["g-old"]
-    v.add(first, "g-new", PREPARED)  # the block now holds MAX_BLOCK_SIZE records: still usable
+    v.add(first, "g-new")  # the block now holds MAX_BLOCK_SIZE records: still usable
     oversized, candidates = v.candidates(planned(1001, ["k"]))
     assert oversized == set() and list(candidates) == ["g-new", "g-old"]  # golden id order, as the lookup sorts
-    v.add(planned(1001, ["k"]), "g-new", PREPARED)  # MAX_BLOCK_SIZE + 1: skipped from now on, as in resolve_one
+    v.add(planned(1001, ["k"]), "g-new")  # MAX_BLOCK_SIZE + 1: skipped from now on, as in resolve_one
     oversized, candidates = v.candidates(planned(1002, ["k", "other"]))
     assert oversized == {"k"} and list(candidates) == ["g-old"]  # still found through the other key
 
@@ -40,7 +38,7 @@ def test_members_are_newest_first_capped_and_never_the_record_itself() -> None:
     from mdm.services.resolve import MAX_MEMBERS_PER_GOLDEN
 
     v = view(MAX_MEMBERS_PER_GOLDEN + 5)
-    v.add(planned(500, ["k"]), "g-old", PREPARED)
+    v.add(planned(500, ["k"]), "g-old")
     _, candidates = v.candidates(planned(3, ["k"]))  # a stored member re-deciding is not its own candidate
     assert len(candidates["g-old"]) == MAX_MEMBERS_PER_GOLDEN
     assert [m for m, _ in v.members["g-old"][:3]] == [500, MAX_MEMBERS_PER_GOLDEN + 5, MAX_MEMBERS_PER_GOLDEN + 4]
