@@ -21,6 +21,7 @@ fields, swapped names), so the ground truth is known and any size can be generat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -191,6 +192,64 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
+class CpuMeter:
+    """CPU seconds (user + system) spent by each part of the streaming set-up.
+
+    On a shared machine the wall-clock rate moves with the neighbours (steal time, a slower
+    day); the CPU each part spends per record moves much less, so old and new code can be
+    compared by it. Parts: this process (the API, in process, plus the bench's own client
+    work), the worker process trees, and the local PostgreSQL and Redis servers — PostgreSQL
+    counted at its postmaster, whose children's times include backends that have exited.
+    """
+
+    def __init__(self, worker_pids: list[int]) -> None:
+        self.worker_pids = worker_pids
+
+    @staticmethod
+    def _servers() -> dict[str, Any]:
+        import psutil
+
+        found: dict[str, Any] = {}
+        for proc in psutil.process_iter(["name", "ppid"]):
+            name = proc.info["name"] or ""
+            try:
+                if name.startswith("postgres") and psutil.Process(proc.info["ppid"]).name() != name:
+                    found["postgres"] = proc  # the postmaster: its parent is not a postgres process
+                elif name.startswith("redis-server"):
+                    found["redis"] = proc
+            except psutil.Error:
+                pass
+        return found
+
+    def snapshot(self) -> dict[str, float]:
+        import psutil
+
+        def tree(proc: Any) -> float:
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system + (t.children_user + t.children_system if p is proc else 0.0)
+                except psutil.Error:
+                    pass
+            return total
+
+        own = psutil.Process().cpu_times()
+        out = {"api_and_client": own.user + own.system, "workers": 0.0}
+        for pid in self.worker_pids:
+            with contextlib.suppress(psutil.Error):
+                out["workers"] += tree(psutil.Process(pid))
+        for name, proc in self._servers().items():
+            out[name] = tree(proc)
+        return out
+
+    @staticmethod
+    def per_record_ms(before: dict[str, float], after: dict[str, float], records: int) -> dict[str, float]:
+        parts = {k: round(1000 * (after[k] - before[k]) / records, 3) for k in after if k in before}
+        parts["total"] = round(sum(parts.values()), 3)
+        return parts
+
+
 # --------------------------------------------------------------------------- measurements
 def measure_bulk(settings: Any, path: Path, profile_to: Path | None = None) -> dict[str, Any]:
     """``bulk_load`` in a forked child, so its peak memory is its own (and its pool's)."""
@@ -301,6 +360,36 @@ def measure_latency(settings: Any, rows: list[tuple[str, dict[str, str]]], profi
             "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2), "max_ms": round(times[-1], 2), "actions": dict(actions)}
 
 
+def wait_until_resolved(url: str, timeout: float = 3600.0) -> None:
+    """Return once no record is pending, polling cheaply on one connection.
+
+    Counting pending records every half second cost PostgreSQL up to ~100 ms a poll late in a
+    100,000-record run (the status index holds an entry for every version a record had, and
+    autovacuum is off here), CPU taken from the workers being measured. Open batches are found
+    through their partial index instead; the pending count runs once they are all closed, and
+    every 10 s in case two workers' last items left a batch open (the sweep, off here, closes those).
+    """
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    deadline = last_count = time.monotonic()
+    deadline += timeout
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                open_batches = conn.execute(text("SELECT count(*) FROM batch WHERE finished_at IS NULL")).scalar_one()
+                conn.commit()
+                if not open_batches or time.monotonic() - last_count >= 10:
+                    last_count = time.monotonic()
+                    pending = conn.execute(text("SELECT count(*) FROM source_record WHERE match_status = 'pending'")).scalar_one()
+                    conn.commit()
+                    if not pending:
+                        return
+                time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fresh: bool = True) -> dict[str, Any]:
     """API (in-process Flask client) → Redis → 2 ``mdm worker`` processes → goldens; records/s and RSS.
 
@@ -335,6 +424,8 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
         time.sleep(2.0)  # workers up
         client = create_app(settings=settings).test_client()
         headers = {"Authorization": f"Bearer {key}"}
+        meter = CpuMeter([w.pid for w in workers])
+        cpu_before = meter.snapshot()
         start = time.perf_counter()
         for i in range(0, len(rows), 5000):
             body = {"records": [{"source_id": prefix + uid, "fields": hub_fields(r), "updated_at": "2026-01-01T00:00:00Z"}
@@ -342,10 +433,9 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
             response = client.post("/api/v1/sources/erp/customer/batches", json=body, headers=headers)
             assert response.status_code == 202, response.get_json()
         accepted = time.perf_counter() - start
-        deadline = time.monotonic() + 3600
-        while db.scalar("SELECT count(*) FROM source_record WHERE match_status = 'pending'") and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_until_resolved(db.url)
         elapsed = time.perf_counter() - start
+        cpu = CpuMeter.per_record_ms(cpu_before, meter.snapshot(), len(rows))
     finally:
         sampler.stop_flag.set()
         for w in workers:
@@ -354,7 +444,7 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
     goldens = db.scalar("SELECT count(*) FROM golden_record WHERE status = 'active'")
     return {"records": len(rows), "api_accept_seconds": round(accepted, 2), "seconds": round(elapsed, 2),
             "records_per_second": round(len(rows) / elapsed, 1), "goldens_before": goldens_before, "goldens": goldens,
-            "peak_worker_rss_mib": round(sampler.peak / 2**20, 1)}
+            "peak_worker_rss_mib": round(sampler.peak / 2**20, 1), "cpu_ms_per_record": cpu}
 
 
 def measure_splink(rows: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:

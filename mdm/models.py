@@ -154,18 +154,22 @@ class GoldenVersion(SQLModel, table=True):
 
 
 class MatchKey(SQLModel, table=True):
-    """Blocking keys of live source records: candidate lookup is an index probe on (domain, key)."""
+    """Blocking keys of live source records: candidate lookup is an index probe on (domain, key).
+
+    The primary key is the row itself, (domain, key, source_record_id): the lookup reads the
+    record ids from the index alone, and a key costs two index entries, not three. There is no
+    foreign key to ``source_record`` on purpose (migration 0005): this is a derived index,
+    written only beside its record's own row in the same transaction and rebuilt by ``mdm
+    rekey``; source records are never deleted, only flagged. The per-row check cost more than
+    inserting the row (docs/benchmarks-speed.md, run 10).
+    """
 
     __tablename__ = "match_key"
-    __table_args__ = (
-        Index("ix_match_key_lookup", "domain", "key"),
-        Index("ix_match_key_record", "source_record_id"),
-    )
+    __table_args__ = (Index("ix_match_key_record", "source_record_id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
-    domain: str = Field(sa_column=Column(String(16), nullable=False))
-    key: str = Field(sa_column=Column(String(200), nullable=False))
-    source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
+    domain: str = Field(sa_column=Column(String(16), primary_key=True))
+    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    source_record_id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
 
 
 class ReviewItem(SQLModel, table=True):

@@ -172,6 +172,8 @@ def choose(candidates: list[Candidate], chain: list[Rule]) -> tuple[Candidate, s
     ``single_candidate``). Remaining rules still run, to credit the member the
     chain prefers among those agreeing, and ``tiebreak_key`` settles the rest.
     """
+    if len(candidates) == 1:  # most goldens have one member: no order to settle, no rule to run
+        return candidates[0], SINGLE
     remaining = sorted(candidates, key=tiebreak_key)
     decided: str | None = None
     if distinct_values(remaining) == 1:

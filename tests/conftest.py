@@ -134,9 +134,9 @@ def client(hub: Hub) -> Any:
 # --- real PostgreSQL + Redis + worker --------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh database for this test run, dropped afterwards."""
+@contextmanager
+def fresh_pg_database(migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database (at the head revision unless ``migrate=False``), dropped afterwards."""
     name = f"mdm_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -145,13 +145,23 @@ def pg_url() -> Iterator[str]:
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"PostgreSQL is required at {PG_ADMIN_URL} and could not be reached ({exc}); {SERVICES_HINT}")
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    dispose_engines()
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    try:
+        if migrate:
+            upgrade(url)
+        yield url
+    finally:
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh database for this test run, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

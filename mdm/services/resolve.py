@@ -459,7 +459,9 @@ _BI, _B = BatchItem.__table__, Batch.__table__  # type: ignore[attr-defined]
 #: constant text (prepared by psycopg): the record's match columns, its open reviews closed
 #: (superseded), its blocking keys replaced, its pending batch items done and their batches
 #: closed when nothing else is pending. All parts see the statement's snapshot, so the batch
-#: test leaves out this record's own items (they are being marked done in the same statement).
+#: test leaves out this record's own items (they are being marked done in the same statement),
+#: and the keys are changed, not replaced: a key the record keeps is neither deleted nor
+#: inserted again (a row deleted by this statement still holds its primary key for the insert).
 #: ``warnings`` keeps its stored value when it was and stays empty, as an ORM flush would.
 _PG_RESOLVED = text("""
 WITH sr AS (
@@ -472,10 +474,13 @@ WITH sr AS (
 reviews AS (
     UPDATE review_item SET status = 'superseded', decided_at = :resolved_at
      WHERE source_record_id = :rid AND status = 'open'),
-old_keys AS (DELETE FROM match_key WHERE source_record_id = :rid),
+old_keys AS (
+    DELETE FROM match_key WHERE source_record_id = :rid AND NOT (key = ANY(CAST(:keys AS varchar[])))),
 new_keys AS (
     INSERT INTO match_key (domain, key, source_record_id)
-    SELECT :domain, k.key, :rid FROM unnest(CAST(:keys AS varchar[])) WITH ORDINALITY AS k(key, n) ORDER BY k.n),
+    SELECT :domain, k.key, :rid FROM unnest(CAST(:keys AS varchar[])) WITH ORDINALITY AS k(key, n)
+     WHERE NOT EXISTS (SELECT 1 FROM match_key m WHERE m.domain = :domain AND m.key = k.key AND m.source_record_id = :rid)
+     ORDER BY k.n),
 items AS (
     UPDATE batch_item SET status = 'done' WHERE source_record_id = :rid AND status = 'pending'
     RETURNING batch_id)

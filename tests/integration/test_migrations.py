@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
-from mdm.migrate import head_revision, upgrade
+from mdm import runtime
+from mdm.db import dispose_engines
+from mdm.engines import reset_caches
+from mdm.loader import load_file
+from mdm.migrate import alembic_config, head_revision, upgrade
 from mdm.schema import metadata
 from mdm.settings import Settings
+from tests.conftest import fresh_pg_database
 
 
 def diff(url: str) -> list:
@@ -40,3 +51,59 @@ def test_upgrade_is_idempotent_and_readyz_notices_a_stale_schema(hub, tmp_path) 
         assert ready.status_code == 503 and "mdm db upgrade" in ready.get_json()["checks"]["migrations"]
     else:
         assert ready.status_code == 200
+
+
+# --- 0005: match_key's primary key is the row; no foreign key ------------------------------------
+CUSTOMERS = [
+    {"kind": "person", "first_name": "Katherine", "last_name": "Zielinski", "birth_date": "1970-02-03",
+     "address": {"line1": "4 Kent St", "city": "Deakin", "postal_code": "2600", "country": "AU"}},
+    {"kind": "person", "first_name": "Kathy", "last_name": "Zielinski", "birth_date": "1970-02-03"},
+    {"kind": "organization", "name": "Acme Corporation", "website": "acme.com"},
+]
+
+
+def _stored_keys(url: str) -> set[tuple[str, str, int]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = {tuple(r) for r in conn.exec_driver_sql("SELECT domain, key, source_record_id FROM match_key")}
+    engine.dispose()
+    return rows  # type: ignore[return-value]
+
+
+def _match_key_shape(url: str) -> tuple[list[str], list[str], set[str]]:
+    engine = create_engine(url)
+    shape = inspect(engine)
+    pk = shape.get_pk_constraint("match_key")["constrained_columns"]
+    fks = [fk["referred_table"] for fk in shape.get_foreign_keys("match_key")]
+    indexes = {ix["name"] for ix in shape.get_indexes("match_key")}
+    engine.dispose()
+    return pk, fks, indexes
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_match_key_primary_key_migration_keeps_every_key_both_ways(dialect: str, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        url = (stack.enter_context(fresh_pg_database(migrate=False)) if dialect == "postgresql"
+               else f"sqlite:///{tmp_path / 'keys.sqlite3'}")
+        upgrade(url, "0004")
+        assert _match_key_shape(url)[0] == ["id"]
+        upgrade(url)
+        settings = Settings(database_url=url, redis_url=None)
+        runtime.configure(settings)
+        reset_caches()
+        data = tmp_path / "customers.jsonl"
+        data.write_text("".join(json.dumps({"source_id": f"c{i}", "fields": f}) + "\n" for i, f in enumerate(CUSTOMERS)))
+        load_file(settings, data, "erp", "customer")
+        dispose_engines()
+        keys = _stored_keys(url)
+        assert len({rid for _, _, rid in keys}) == len(CUSTOMERS) and len(keys) > 3 * len(CUSTOMERS)
+        assert _match_key_shape(url) == (["domain", "key", "source_record_id"], [], {"ix_match_key_record"})
+
+        command.downgrade(alembic_config(url), "0004")
+        assert _stored_keys(url) == keys
+        assert _match_key_shape(url) == (["id"], ["source_record"], {"ix_match_key_lookup", "ix_match_key_record"})
+
+        upgrade(url)
+        assert _stored_keys(url) == keys
+        assert _match_key_shape(url)[0] == ["domain", "key", "source_record_id"]
+        assert diff(url) == []
