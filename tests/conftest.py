@@ -281,6 +281,19 @@ def pg_hub(pg_settings: Settings, resolve_worker: WorkerProcess) -> Iterator[Hub
     runtime.configure(Settings.from_env())
 
 
+def keys_by_record(hub: Hub) -> dict[int, set[str]]:
+    """The customer blocking keys stored in ``match_key``, by source record id."""
+    engine = create_engine(hub.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            out: dict[int, set[str]] = {}
+            for rid, key in conn.execute(text("SELECT source_record_id, key FROM match_key WHERE domain = 'customer'")):
+                out.setdefault(rid, set()).add(key)
+            return out
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def any_hub(request: pytest.FixtureRequest) -> Hub:
     """Run an API test on both the laptop default and on PostgreSQL + Redis + worker."""

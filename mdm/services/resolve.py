@@ -457,7 +457,7 @@ _BI, _B = BatchItem.__table__, Batch.__table__  # type: ignore[attr-defined]
 
 #: PostgreSQL: everything a resolution writes about the record itself, in ONE statement with
 #: constant text (prepared by psycopg): the record's match columns, its open reviews closed
-#: (superseded), its blocking keys replaced, its pending batch items done and their batches
+#: (superseded), its blocking keys set to the new ones, its pending batch items done and their batches
 #: closed when nothing else is pending. All parts see the statement's snapshot, so the batch
 #: test leaves out this record's own items (they are being marked done in the same statement),
 #: and the keys are changed, not replaced: a key the record keeps is neither deleted nor

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 
 from matching import MatchEngine
-from tests.conftest import Hub
+from tests.conftest import Hub, keys_by_record
 
 FIRST = {"kind": "person", "first_name": "Katherine", "last_name": "Zielinski", "birth_date": "1970-02-03",
          "address": {"line1": "4 Kent St", "city": "Deakin", "postal_code": "2600", "country": "AU"}}
@@ -19,19 +19,17 @@ MOVED = {**FIRST, "address": {"line1": "17 Marine Pde", "city": "Coogee", "posta
 
 
 def stored_keys(hub: Hub) -> dict[int, set[str]]:
+    """``keys_by_record``, after checking that every stored key belongs to a stored record."""
     engine = create_engine(hub.settings.database_url)
     try:
         with engine.connect() as conn:
-            out: dict[int, set[str]] = {}
-            for rid, key in conn.execute(text("SELECT source_record_id, key FROM match_key WHERE domain = 'customer'")):
-                out.setdefault(rid, set()).add(key)
             orphans = conn.execute(text(
                 "SELECT count(*) FROM match_key m LEFT JOIN source_record s ON s.id = m.source_record_id WHERE s.id IS NULL"
             )).scalar_one()
     finally:
         engine.dispose()
     assert orphans == 0
-    return out
+    return keys_by_record(hub)
 
 
 def expected_keys(fields: dict) -> set[str]:

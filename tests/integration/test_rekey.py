@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from matching import MatchEngine
 from mdm.cli import main
 from mdm.services.rekey import rekey
-from tests.conftest import Hub, worker_env
+from tests.conftest import Hub, keys_by_record, worker_env
 
 PEOPLE = [
     {"kind": "person", "first_name": "Katherine", "last_name": "Zielinski", "birth_date": "1970-02-03"},
@@ -29,18 +29,6 @@ PEOPLE = [
 ]
 # shares only "p_dob_i:1970-02-03|z" with Katherine Zielinski (both soundex codes differ)
 NEWCOMER = {"kind": "person", "first_name": "Cathy", "last_name": "Zmielinski", "birth_date": "1970-02-03"}
-
-
-def keys_by_record(hub: Hub) -> dict[int, set[str]]:
-    engine = create_engine(hub.settings.database_url)
-    try:
-        with engine.connect() as conn:
-            out: dict[int, set[str]] = {}
-            for rid, key in conn.execute(text("SELECT source_record_id, key FROM match_key WHERE domain = 'customer'")):
-                out.setdefault(rid, set()).add(key)
-            return out
-    finally:
-        engine.dispose()
 
 
 def expected_keys(hub: Hub) -> dict[int, set[str]]:
