@@ -171,6 +171,17 @@ def settings_for(url: str, redis: str | None) -> Any:
     return Settings(database_url=url, redis_url=redis, queue_prefix=f"bench{uuid.uuid4().hex[:6]}", resolve_chunk_size=100)
 
 
+def process_tree(pid: int) -> list[Any]:
+    """The process and its descendants (psutil), [] once it is gone."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class RssSampler(threading.Thread):
     """Peak RSS of each process tree, sampled every 0.2 s (a forked work-horse counts for its worker)."""
 
@@ -183,12 +194,9 @@ class RssSampler(threading.Thread):
 
         while not self.stop_flag.is_set():
             for pid in self.pids:
-                try:
-                    proc = psutil.Process(pid)
-                    for p in [proc, *proc.children(recursive=True)]:
+                for p in process_tree(pid):
+                    with contextlib.suppress(psutil.Error):
                         self.peak = max(self.peak, p.memory_info().rss)
-                except psutil.Error:
-                    pass
             time.sleep(0.2)
 
 
@@ -203,45 +211,37 @@ class CpuMeter:
     """
 
     def __init__(self, worker_pids: list[int]) -> None:
-        self.worker_pids = worker_pids
+        self.parts: dict[str, list[int]] = {"workers": worker_pids, **{k: [v] for k, v in self._servers().items()}}
 
     @staticmethod
-    def _servers() -> dict[str, Any]:
+    def _servers() -> dict[str, int]:
+        """Process ids of the local PostgreSQL postmaster and Redis server, where found."""
         import psutil
 
-        found: dict[str, Any] = {}
+        found: dict[str, int] = {}
         for proc in psutil.process_iter(["name", "ppid"]):
             name = proc.info["name"] or ""
-            try:
+            with contextlib.suppress(psutil.Error):
                 if name.startswith("postgres") and psutil.Process(proc.info["ppid"]).name() != name:
-                    found["postgres"] = proc  # the postmaster: its parent is not a postgres process
+                    found["postgres"] = proc.pid  # the postmaster: its parent is not a postgres process
                 elif name.startswith("redis-server"):
-                    found["redis"] = proc
-            except psutil.Error:
-                pass
+                    found["redis"] = proc.pid
         return found
 
     def snapshot(self) -> dict[str, float]:
         import psutil
 
-        def tree(proc: Any) -> float:
+        def tree(pid: int) -> float:
             total = 0.0
-            for p in [proc, *proc.children(recursive=True)]:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system + (t.children_user + t.children_system if p is proc else 0.0)
-                except psutil.Error:
-                    pass
+            for p in process_tree(pid):
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()  # the root's children_* count its exited children
+                    total += t.user + t.system + (t.children_user + t.children_system if p.pid == pid else 0.0)
             return total
 
         own = psutil.Process().cpu_times()
-        out = {"api_and_client": own.user + own.system, "workers": 0.0}
-        for pid in self.worker_pids:
-            with contextlib.suppress(psutil.Error):
-                out["workers"] += tree(psutil.Process(pid))
-        for name, proc in self._servers().items():
-            out[name] = tree(proc)
-        return out
+        return {"api_and_client": own.user + own.system,
+                **{part: sum(tree(pid) for pid in pids) for part, pids in self.parts.items()}}
 
     @staticmethod
     def per_record_ms(before: dict[str, float], after: dict[str, float], records: int) -> dict[str, float]:
@@ -372,8 +372,8 @@ def wait_until_resolved(url: str, timeout: float = 3600.0) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
-    deadline = last_count = time.monotonic()
-    deadline += timeout
+    last_count = time.monotonic()
+    deadline = last_count + timeout
     try:
         with engine.connect() as conn:
             while time.monotonic() < deadline:

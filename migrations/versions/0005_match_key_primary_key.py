@@ -33,6 +33,10 @@ def upgrade() -> None:
         # constraint names as PostgreSQL generated them in 0001
         op.drop_constraint("match_key_source_record_id_fkey", "match_key", type_="foreignkey")
         op.drop_index("ix_match_key_lookup", table_name="match_key")
+        # a row twice (never written, but a derived row carries nothing the first copy lacks)
+        # is kept once, as SQLite's INSERT OR IGNORE below keeps it: the upgrade never fails on it
+        op.execute("DELETE FROM match_key a USING match_key b WHERE a.domain = b.domain AND a.key = b.key "
+                   "AND a.source_record_id = b.source_record_id AND a.id > b.id")
         op.drop_column("match_key", "id")  # drops match_key_pkey with it
         op.create_primary_key("match_key_pkey", "match_key", ["domain", "key", "source_record_id"])
         return

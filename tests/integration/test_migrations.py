@@ -102,8 +102,20 @@ def test_match_key_primary_key_migration_keeps_every_key_both_ways(dialect: str,
         command.downgrade(alembic_config(url), "0004")
         assert _stored_keys(url) == keys
         assert _match_key_shape(url) == (["id"], ["source_record"], {"ix_match_key_lookup", "ix_match_key_record"})
+        twice = next(iter(keys))  # 0004 allowed a row twice; the upgrade keeps it once
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO match_key (domain, key, source_record_id) VALUES (%s, %s, %s)"
+                                 if dialect == "postgresql" else
+                                 "INSERT INTO match_key (domain, key, source_record_id) VALUES (?, ?, ?)", twice)
+            assert conn.exec_driver_sql("SELECT count(*) FROM match_key").scalar_one() == len(keys) + 1
+        engine.dispose()
 
         upgrade(url)
         assert _stored_keys(url) == keys
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM match_key").scalar_one() == len(keys)
+        engine.dispose()
         assert _match_key_shape(url)[0] == ["domain", "key", "source_record_id"]
         assert diff(url) == []
