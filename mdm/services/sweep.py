@@ -44,6 +44,7 @@ def stale_pending(settings: Settings, *, older_than_seconds: int | None = None) 
 
 def _live_jobs(settings: Settings, job_ids: set[str]) -> set[str]:
     from redis import Redis
+    from rq import Queue
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
@@ -58,6 +59,13 @@ def _live_jobs(settings: Settings, job_ids: set[str]) -> set[str]:
             state = getattr(status, "value", status)
             if state == "started" and _heartbeat_lost(settings, job):
                 continue  # its worker died (SIGKILL, OOM): RQ notices only minutes later
+            if state == "queued" and redis.lpos(Queue(job.origin, connection=redis).key, job_id) is None:
+                # taken off its queue but never started: RQ moves a job to an intermediate list
+                # as a worker dequeues it and marks it started a moment later; a worker killed in
+                # between leaves it "queued" there until RQ's maintenance (every 10 minutes) fails
+                # it. Stale records are older than any such moment of a live worker, and
+                # resolving a record twice is harmless (jobs are idempotent).
+                continue
             if state in LIVE_STATES:
                 live.add(job_id)
     return live

@@ -103,6 +103,29 @@ def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[
     assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
 
 
+def test_sweep_restores_a_job_a_killed_worker_dequeued_but_never_started(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """RQ moves a job from its queue to an intermediate list as a worker dequeues it, and marks
+    it started just after; a worker SIGKILLed in between leaves the job "queued" but in no queue
+    (it was caught by test_sigkilled_worker_loses_nothing now and then, on a loaded machine)."""
+    from rq import Queue
+
+    hub, workers = iso
+    post_batch(hub, people(30))
+    redis = Redis.from_url(hub.settings.redis_url)
+    queue = Queue(f"{hub.settings.queue_prefix}-resolve", connection=redis)
+    job_ids = queue.get_job_ids()
+    assert job_ids, "the batch's jobs are queued"
+    for _ in job_ids:  # what a dequeuing worker does, then dies before marking the job started
+        redis.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
+    assert queue.get_job_ids() == [] and all(queue.fetch_job(j).get_status(refresh=True) == "queued" for j in job_ids)
+    time.sleep(hub.settings.sweep_after_seconds + 0.5)
+    assert sweep_lost_records(hub.settings) == {"stale": 30, "requeued": 30}
+
+    workers.append(WorkerProcess(hub.settings, sweep=False))
+    wait_until(lambda: pending(hub.settings) == 0, 90, "all records resolved")
+    assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
+
+
 def test_sweep_closes_batches_that_two_workers_finished_at_once(iso: tuple[Hub, list[WorkerProcess]]) -> None:
     """Two workers finishing a batch's last two items in the same instant each see the other's
     item as pending, so neither sets ``finished_at``; the sweep closes such batches."""
