@@ -64,7 +64,7 @@ def post_batch(source: str, domain: str) -> Any:
         summary, to_resolve = accept_batch(uow, source, domain, changes)
         uow.commit()
     if to_resolve:
-        enqueue_resolve(to_resolve, correlation_id=f"batch:{summary.batch_id}")
+        enqueue_resolve(to_resolve, correlation_id=f"batch:{summary.batch_id}", job_ids=summary.job_ids or None)
     return (
         jsonify(
             {

@@ -153,15 +153,49 @@ def _record_failure(record_id: int, error: str) -> None:
         uow.commit()
 
 
-def enqueue_resolve(record_ids: Iterable[int], correlation_id: str | None = None) -> list[str]:
+def new_resolve_job_id() -> str:
+    return f"resolve-{uuid.uuid4()}"
+
+
+class ResolveJobIds:
+    """Job ids handed out to records in the order they will be enqueued, one per chunk of
+    ``chunk_size`` — so that a batch can store each record's job id in the same INSERT or UPDATE
+    that stores the record (see ``accept_batch``) and :func:`enqueue_resolve` then only enqueues.
+
+    Why: writing the ids afterwards was a second UPDATE of every accepted row (a new row version
+    and an entry in each of its indexes), and its ``id IN (…) AND match_status = 'pending'`` test
+    was planned on the pending index when the table had no statistics yet, reading every pending
+    row for each chunk."""
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = max(1, chunk_size)
+        self.ids: list[str] = []
+        self.count = 0
+
+    def next(self) -> str:
+        """The job id of the next record to be enqueued."""
+        if self.count % self.chunk_size == 0:
+            self.ids.append(new_resolve_job_id())
+        self.count += 1
+        return self.ids[-1]
+
+
+def enqueue_resolve(record_ids: Iterable[int], correlation_id: str | None = None,
+                    *, job_ids: Sequence[str] | None = None) -> list[str]:
     """Enqueue resolution in chunks (one job per chunk, not per record) and note the job id
-    on each record so the sweep can tell a lost job from a queued one."""
+    on each record so the sweep can tell a lost job from a queued one.
+
+    ``job_ids``: the records already hold these ids, one per chunk in order (written with the
+    records by :class:`ResolveJobIds`'s user); then nothing is written here."""
     settings = runtime.settings()
     queue = runtime.queue()
     ids = list(record_ids)
-    chunks = [(f"resolve-{uuid.uuid4()}", ids[start : start + settings.resolve_chunk_size])
-              for start in range(0, len(ids), settings.resolve_chunk_size)]
-    if not settings.jobs_inline and chunks:
+    starts = range(0, len(ids), settings.resolve_chunk_size)
+    if job_ids is not None and len(job_ids) != len(starts):
+        raise ValueError(f"{len(job_ids)} job ids for {len(starts)} chunks of {settings.resolve_chunk_size} records")
+    chunks = [(job_ids[n] if job_ids is not None else new_resolve_job_id(), ids[start : start + settings.resolve_chunk_size])
+              for n, start in enumerate(starts)]
+    if not settings.jobs_inline and chunks and job_ids is None:
         # written (and committed) before enqueueing: a worker that is fast enough must not see a
         # stale id. All chunks in one transaction with Core statements: an ORM bulk update and a
         # commit per chunk were a fifth of accepting a batch. Dying before the enqueue leaves

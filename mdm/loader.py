@@ -172,7 +172,7 @@ def load_file(
         if summary.batch_id:
             report.batches.append(summary.batch_id)
         if to_resolve:
-            enqueue_resolve(to_resolve, correlation_id=f"load:{path.name}")
+            enqueue_resolve(to_resolve, correlation_id=f"load:{path.name}", job_ids=summary.job_ids or None)
 
     with rejects:
         pending: list[Row] = []

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, String, any_, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -27,6 +27,9 @@ from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, as_utc, utc
 from mdm.publishing.config import PublishSettings
 from mdm.publishing.loop import echo_reason
 from mdm.source_mapping import DOMAINS, apply_mapping, normalize_source_id, select_mapping
+
+if TYPE_CHECKING:
+    from mdm.jobs import ResolveJobIds
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class BatchAccepted:
     outcomes: dict[str, int] = field(default_factory=dict)
     #: index in the submitted list -> why it was rejected (only with ``skip_invalid``)
     rejects: dict[str, Any] = field(default_factory=dict)
+    #: the resolve jobs' ids the records needing resolution were stored with, one per chunk in
+    #: order (for ``enqueue_resolve(…, job_ids=…)``); empty when jobs run inline
+    job_ids: list[str] = field(default_factory=list)
 
 
 def content_hash(object_type: str, fields: dict[str, Any], deleted: bool) -> str:
@@ -277,8 +283,13 @@ def accept_batch(
     stored. The bulk loader passes ``skip_invalid`` to store the good records and report the
     bad ones (``BatchAccepted.rejects``).
 
-    Returns the batch summary and the ids of records that need resolving.
+    Returns the batch summary and the ids of records that need resolving. With a job queue,
+    each of those records is stored with the id of the resolve job that will hold it
+    (``BatchAccepted.job_ids``, :class:`~mdm.jobs.ResolveJobIds`): no second write per record
+    to note it.
     """
+    from mdm.jobs import ResolveJobIds
+
     check_domain(domain)
     system = get_source(uow, source)
     prepared, errors = _prepare(system, domain, [_with_normal_id(system, c) for c in changes])
@@ -292,7 +303,8 @@ def accept_batch(
     batch = Batch(source=source, domain=domain, total=len(prepared))
     uow.session.add(batch)
     uow.session.flush()  # the batch row: its items refer to it
-    results = _store(uow, source, domain, prepared)
+    job_ids = None if uow.settings.jobs_inline else ResolveJobIds(uow.settings.resolve_chunk_size)
+    results = _store(uow, source, domain, prepared, job_ids)
     outcomes: dict[str, int] = {}
     for result in results:
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
@@ -300,11 +312,13 @@ def accept_batch(
     to_resolve = [r.record_id for r in results if r.needs_resolve]
     if not to_resolve:
         batch.finished_at = utcnow()
-    return BatchAccepted(batch.id, len(prepared), outcomes, errors), to_resolve
+    return BatchAccepted(batch.id, len(prepared), outcomes, errors, job_ids.ids if job_ids else []), to_resolve
 
 
-def _store(uow: UnitOfWork, source: str, domain: str, prepared: list[tuple[Change, str, dict[str, Any]]]) -> list[Accepted]:
-    """Store a batch's valid changes; one result per change, in batch order, ids filled in.
+def _store(uow: UnitOfWork, source: str, domain: str, prepared: list[tuple[Change, str, dict[str, Any]]],
+           job_ids: ResolveJobIds | None) -> list[Accepted]:
+    """Store a batch's valid changes; one result per change, in batch order, ids filled in; each
+    record that needs resolving with its job id from ``job_ids``, in batch order, when given.
 
     Core statements, a few per batch whatever its size: building, flushing and re-loading
     thousands of ORM objects cost more than everything else in the call. The values written are
@@ -319,10 +333,14 @@ def _store(uow: UnitOfWork, source: str, domain: str, prepared: list[tuple[Chang
         row = stored.get(change.source_id)
         if row is None:
             new_rows.append(_new_row(source, domain, change, object_type, fields))
+            if job_ids is not None:
+                new_rows[-1]["job_id"] = job_ids.next()
             results.append(Accepted(0, "accepted", True))
             continue
         result, values = _decide(row, change, object_type, fields, psettings)
         results.append(result)
+        if result.needs_resolve and job_ids is not None:  # as enqueue_resolve would write it
+            values = {**values, "job_id": job_ids.next(), "enqueued_at": values.get("enqueued_at") or utcnow()}
         if values:
             updates.append({**values, "record_id": row.id})
     _update_records(uow, updates)

@@ -103,6 +103,32 @@ def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[
     assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
 
 
+def test_a_batch_stores_each_records_job_id_in_the_write_that_stores_the_record(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+    """The job that will resolve a record is named on the record by the accept's own INSERT or
+    UPDATE (one row version per record, not a second UPDATE after it), and it is the job that
+    holds the record in the queue — for new, changed and unchanged-but-pending records alike."""
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    hub, _workers = iso
+    first = people(120)
+    batch = post_batch(hub, first)
+    # one row version per record, written by the transaction that wrote the batch row
+    xmins = sql(hub.settings, "SELECT DISTINCT sr.xmin::text FROM source_record sr JOIN batch_item bi "
+                              "ON bi.source_record_id = sr.id WHERE bi.batch_id = :b", b=batch)
+    assert [x for (x,) in xmins] == [x for (x,) in sql(hub.settings, "SELECT xmin::text FROM batch WHERE id = :b", b=batch)]
+
+    changed = [{**r, "fields": {**r["fields"], "email": "new-" + r["fields"]["email"]}} for r in first[:10]]
+    post_batch(hub, changed + first[10:20] + people(5, prefix="N"))  # changed, unchanged (still pending), new
+    queue = Queue(f"{hub.settings.queue_prefix}-resolve", connection=Redis.from_url(hub.settings.redis_url),
+                  serializer=JSONSerializer)
+    jobs = queue.get_job_ids()
+    assert len(jobs) == 3 + 1  # 120 records in chunks of 50, then the second batch's 25
+    newest_job = {rid: job_id for job_id in jobs for rid in queue.fetch_job(job_id).args[0]}  # in enqueue order
+    stored = dict(sql(hub.settings, "SELECT id, job_id FROM source_record"))
+    assert len(stored) == 125 and stored == newest_job
+
+
 def test_sweep_restores_a_job_a_killed_worker_dequeued_but_never_started(iso: tuple[Hub, list[WorkerProcess]]) -> None:
     """RQ moves a job from its queue to an intermediate list as a worker dequeues it, and marks
     it started just after; a worker SIGKILLed in between leaves the job "queued" but in no queue
