@@ -79,6 +79,8 @@ def _members_and_override_flags(uow: UnitOfWork, golden_ids: Sequence[str]) -> d
     live members by id) and whether it has any steward override — one statement for all of them
     (overrides are rare: they are loaded only when the flag says so). The ORM select autoflushes
     first."""
+    if not golden_ids:
+        return {}
     has_override = sa_select(GoldenOverride.golden_id).where(GoldenOverride.golden_id == SourceRecord.golden_id).exists()
     rows = uow.session.execute(
         sa_select(*_MEMBER_COLUMNS, SourceRecord.golden_id, has_override.label("has_override"))
@@ -190,13 +192,20 @@ def recompute_many(
     *,
     event_type: str | None = None,
     correlation_id: str | None = None,
+    created_members: dict[str, list[SourceRecord]] | None = None,
 ) -> dict[str, Recomputed]:
     """:func:`recompute` for several goldens (all locked by the caller) with set-wise reads and
     writes: one statement for every golden's members, one for the hub account numbers they need,
     one (executemany) for their versions — instead of three or four per golden. Goldens are
-    handled in id order, the order the one-by-one callers use."""
+    handled in id order, the order the one-by-one callers use.
+
+    ``created_members``: goldens the caller inserted in this transaction, with every record it
+    attached to them (written, so current): nothing else can hold them, so their members are not
+    read back (most goldens of a stream of new customers are such, with one member)."""
     ordered = sorted(goldens, key=lambda g: g.id)
-    found = _members_and_override_flags(uow, [g.id for g in ordered])
+    created = created_members or {}
+    found = _members_and_override_flags(uow, [g.id for g in ordered if g.id not in created])
+    found.update({gid: (sorted(records, key=lambda r: r.id or 0), False) for gid, records in created.items()})
     numbers = _hub_numbers(uow, [g for g in ordered if _needs_hub_number(g, *found[g.id])])
     # the rules once per call, not per golden (each look-up checks the rules file on disk)
     rules = {domain: survivorship_engine(domain, uow.settings.rules_dir) for domain in {g.domain for g in ordered}}

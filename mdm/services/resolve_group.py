@@ -258,8 +258,13 @@ def _resolve_fast(uow: UnitOfWork, plans: list[_Planned], correlation_id: str | 
     write_resolutions(uow, [(d.planned.record, d.planned.keys, d.values) for d in decided])
     uow.session.add_all([d.review for d in decided if d.review is not None])
     uow.session.flush()
+    created_members: dict[str, list[SourceRecord]] = {g.id: [] for g in new_goldens}
+    for d in decided:
+        if d.golden_id in created_members:
+            created_members[d.golden_id].append(d.planned.record)
     recomputed = golden_service.recompute_many(
-        uow, [goldens[g] for g in causes], {g: _cause(c) for g, c in causes.items()}, correlation_id=correlation_id)
+        uow, [goldens[g] for g in causes], {g: _cause(c) for g, c in causes.items()}, correlation_id=correlation_id,
+        created_members=created_members)
     return [ResolveOutcome(d.planned.record.id or 0, d.action, d.golden_id, [d.golden_id] if recomputed[d.golden_id].changed else [])
             for d in decided]
 

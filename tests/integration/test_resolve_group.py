@@ -83,7 +83,7 @@ def snapshot(settings: Settings) -> dict[str, Any]:
             reviews = conn.execute(text(
                 "SELECT r.source_record_id, r.candidate_golden_id, r.probability, r.status FROM review_item r ORDER BY r.id")).all()
             versions = conn.execute(text("SELECT golden_id, version, members FROM golden_version ORDER BY golden_id, version")).all()
-            goldens = conn.execute(text("SELECT id, status, version FROM golden_record")).all()
+            goldens = conn.execute(text("SELECT id, status, version, fields, lineage FROM golden_record")).all()
     finally:
         engine.dispose()
     by_golden: dict[str, set[str]] = defaultdict(set)
@@ -100,13 +100,21 @@ def snapshot(settings: Settings) -> dict[str, Any]:
         latest[gid] = _loads(members)
     return {
         "records": per_record,
-        "goldens": {gid: (status, by_golden.get(gid, set())) for gid, status, _v in goldens},
+        "goldens": {gid: (status, by_golden.get(gid, set())) for gid, status, *_ in goldens},
+        # what survivorship made of each golden's members (read back, or known to the group path);
+        # hub account numbers are drawn from a sequence the PostgreSQL runs share, so left out
+        "golden_fields": {gid: (_without_account_number(_loads(fields)), _without_account_number(_loads(lineage)))
+                          for gid, _s, _v, fields, lineage in goldens},
         "reviews": [(source_of[rid], gid, p, status) for rid, gid, p, status in reviews],
         "versions": len(versions),
         # every live golden's newest version lists exactly its current members
-        "stale_versions": [gid for gid, status, _v in goldens if status == "active"
+        "stale_versions": [gid for gid, status, *_ in goldens if status == "active"
                            and {m["source_id"] for m in latest.get(gid) or []} != by_golden.get(gid, set())],
     }
+
+
+def _without_account_number(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "account_number"}
 
 
 def _loads(value: Any) -> Any:
@@ -151,6 +159,7 @@ def test_group_resolution_decides_like_one_record_per_transaction(
     assert one["records"]["Q-B"][3].get("merged"), "the bridging record merged the two partial goldens"
 
     assert grouped["goldens"] == one["goldens"]
+    assert grouped["golden_fields"] == one["golden_fields"]
     assert grouped["reviews"] == one["reviews"]
     differing = [sid for sid in one["records"] if grouped["records"].get(sid) != one["records"][sid]]
     assert not differing, [(sid, one["records"][sid], grouped["records"].get(sid)) for sid in differing[:3]]
