@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, String, any_, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -23,13 +23,11 @@ from sqlmodel import select
 from mdm.canonical import nul_paths, validate_fields
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
+from mdm.jobs import ResolveJobIds
 from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, as_utc, utcnow
 from mdm.publishing.config import PublishSettings
 from mdm.publishing.loop import echo_reason
 from mdm.source_mapping import DOMAINS, apply_mapping, normalize_source_id, select_mapping
-
-if TYPE_CHECKING:
-    from mdm.jobs import ResolveJobIds
 
 
 @dataclass(frozen=True)
@@ -288,8 +286,6 @@ def accept_batch(
     (``BatchAccepted.job_ids``, :class:`~mdm.jobs.ResolveJobIds`): no second write per record
     to note it.
     """
-    from mdm.jobs import ResolveJobIds
-
     check_domain(domain)
     system = get_source(uow, source)
     prepared, errors = _prepare(system, domain, [_with_normal_id(system, c) for c in changes])
