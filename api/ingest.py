@@ -32,7 +32,7 @@ def put_record(source: str, domain: str, source_id: str) -> Any:
         result = accept_change(uow, source, domain, change)
         uow.commit()
     if result.needs_resolve and result.outcome == "accepted":
-        enqueue_resolve([result.record_id])
+        enqueue_resolve([result.record_id], job_ids=[result.job_id] if result.job_id else None)
     return (
         jsonify(
             {

@@ -23,7 +23,7 @@ from sqlmodel import select
 from mdm.canonical import nul_paths, validate_fields
 from mdm.db import UnitOfWork
 from mdm.errors import InvalidInput, NotFound
-from mdm.jobs import ResolveJobIds
+from mdm.jobs import ResolveJobIds, new_resolve_job_id
 from mdm.models import Batch, BatchItem, SourceRecord, SourceSystem, as_utc, utcnow
 from mdm.publishing.config import PublishSettings
 from mdm.publishing.loop import echo_reason
@@ -47,6 +47,8 @@ class Accepted:
     #: accepted (stored, will be resolved) | unchanged (same content) | stale (older than stored)
     outcome: str
     needs_resolve: bool
+    #: ``accept_change`` with a job queue: the resolve job id stored with an accepted record
+    job_id: str | None = None
 
 
 @dataclass
@@ -218,12 +220,15 @@ def _apply(
     change: Change,
     object_type: str,
     fields: dict[str, Any],
+    job_id: str | None,
 ) -> Accepted:
-    """Store one change through the ORM (``accept_change``)."""
+    """Store one change through the ORM (``accept_change``); an accepted one with ``job_id``."""
     if existing is None:
-        uow.session.add(SourceRecord(**_new_row(source, domain, change, object_type, fields)))
-        return Accepted(0, "accepted", True)  # id assigned at flush
+        uow.session.add(SourceRecord(**{**_new_row(source, domain, change, object_type, fields), "job_id": job_id}))
+        return Accepted(0, "accepted", True, job_id)  # id assigned at flush
     result, values = _decide(existing, change, object_type, fields, PublishSettings.from_env())
+    if result.outcome == "accepted" and job_id is not None:  # the caller enqueues only those
+        values["job_id"], result.job_id = job_id, job_id
     for column, value in values.items():
         setattr(existing, column, value)
     uow.session.add(existing)
@@ -231,16 +236,18 @@ def _apply(
 
 
 def accept_change(uow: UnitOfWork, source: str, domain: str, change: Change) -> Accepted:
-    """Store one change (``PUT …/records/{id}``). The caller commits, then enqueues."""
+    """Store one change (``PUT …/records/{id}``). The caller commits, then enqueues an accepted
+    change (with ``Accepted.job_id``, already stored on the record when there is a job queue)."""
     check_domain(domain)
     system = get_source(uow, source)
     change = _with_normal_id(system, change)
     object_type, fields = canonicalize(system, domain, change)
+    job_id = None if uow.settings.jobs_inline else new_resolve_job_id()
     for attempt in range(2):
         existing = _load(uow, source, domain, [change.source_id]).get(change.source_id)
         try:
             with uow.session.begin_nested():
-                result = _apply(uow, existing, source, domain, change, object_type, fields)
+                result = _apply(uow, existing, source, domain, change, object_type, fields, job_id)
                 uow.session.flush()
         except IntegrityError:
             # a concurrent first insert of the same key won; update that row instead

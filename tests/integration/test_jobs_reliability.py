@@ -103,10 +103,11 @@ def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[
     assert sql(hub.settings, "SELECT count(*) FROM source_record WHERE golden_id IS NULL")[0][0] == 0
 
 
-def test_a_batch_stores_each_records_job_id_in_the_write_that_stores_the_record(iso: tuple[Hub, list[WorkerProcess]]) -> None:
+def test_accepted_records_store_their_job_id_in_the_write_that_stores_them(iso: tuple[Hub, list[WorkerProcess]]) -> None:
     """The job that will resolve a record is named on the record by the accept's own INSERT or
     UPDATE (one row version per record, not a second UPDATE after it), and it is the job that
-    holds the record in the queue — for new, changed and unchanged-but-pending records alike."""
+    holds the record in the queue — for new, changed and unchanged-but-pending records of a
+    batch alike, and for a single record sent alone."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
@@ -127,6 +128,17 @@ def test_a_batch_stores_each_records_job_id_in_the_write_that_stores_the_record(
     newest_job = {rid: job_id for job_id in jobs for rid in queue.fetch_job(job_id).args[0]}  # in enqueue order
     stored = dict(sql(hub.settings, "SELECT id, job_id FROM source_record"))
     assert len(stored) == 125 and stored == newest_job
+
+    # one record at a time (PUT): the same, for a new record and a changed one
+    for record in (people(1, prefix="S")[0], {**first[30], "fields": {**first[30]["fields"], "email": "other@example.com"}}):
+        response = hub.client.put(f"/api/v1/sources/erp/customer/records/{record['source_id']}",
+                                  json={"fields": record["fields"], "updated_at": "2026-01-02T00:00:00Z"}, headers=hub.headers("erp"))
+        assert response.status_code == 202 and response.get_json()["outcome"] == "accepted", response.get_json()
+        rid = response.get_json()["record_id"]
+        newest = queue.get_job_ids()[-1]
+        assert queue.fetch_job(newest).args[0] == [rid]
+        # stored by the accept's own write: job id, and enqueued_at from the same clock reading as received_at
+        assert sql(hub.settings, "SELECT job_id, enqueued_at = received_at FROM source_record WHERE id = :r", r=rid) == [(newest, True)]
 
 
 def test_sweep_restores_a_job_a_killed_worker_dequeued_but_never_started(iso: tuple[Hub, list[WorkerProcess]]) -> None:
