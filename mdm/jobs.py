@@ -11,6 +11,8 @@ import traceback
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, update
@@ -158,9 +160,10 @@ def new_resolve_job_id() -> str:
 
 
 class ResolveJobIds:
-    """Job ids handed out to records in the order they will be enqueued, one per chunk of
-    ``chunk_size`` — so that a batch can store each record's job id in the same INSERT or UPDATE
-    that stores the record (see ``accept_batch``) and :func:`enqueue_resolve` then only enqueues.
+    """Job ids for records in the order they will be enqueued, one per chunk of ``chunk_size``:
+    the one chunking rule — :func:`enqueue_resolve` makes a job of the consecutive records that
+    hold one id. So a batch can store each record's job id in the same INSERT or UPDATE that
+    stores the record (see ``accept_batch``), and enqueueing then writes nothing.
 
     Why: writing the ids afterwards was a second UPDATE of every accepted row (a new row version
     and an entry in each of its indexes), and its ``id IN (…) AND match_status = 'pending'`` test
@@ -169,15 +172,15 @@ class ResolveJobIds:
 
     def __init__(self, chunk_size: int) -> None:
         self.chunk_size = max(1, chunk_size)
-        self.ids: list[str] = []
-        self.count = 0
+        self._current = ""
+        self._handed_out = 0
 
     def next(self) -> str:
         """The job id of the next record to be enqueued."""
-        if self.count % self.chunk_size == 0:
-            self.ids.append(new_resolve_job_id())
-        self.count += 1
-        return self.ids[-1]
+        if self._handed_out % self.chunk_size == 0:
+            self._current = new_resolve_job_id()
+        self._handed_out += 1
+        return self._current
 
 
 def enqueue_resolve(record_ids: Iterable[int], correlation_id: str | None = None,
@@ -185,17 +188,19 @@ def enqueue_resolve(record_ids: Iterable[int], correlation_id: str | None = None
     """Enqueue resolution in chunks (one job per chunk, not per record) and note the job id
     on each record so the sweep can tell a lost job from a queued one.
 
-    ``job_ids``: the records already hold these ids, one per chunk in order (written with the
-    records by :class:`ResolveJobIds`'s user); then nothing is written here."""
+    ``job_ids``: the job id each record already holds, one per record (handed out by
+    :class:`ResolveJobIds` and stored with the record); then nothing is written here."""
     settings = runtime.settings()
     queue = runtime.queue()
     ids = list(record_ids)
-    starts = range(0, len(ids), settings.resolve_chunk_size)
-    if job_ids is not None and len(job_ids) != len(starts):
-        raise ValueError(f"{len(job_ids)} job ids for {len(starts)} chunks of {settings.resolve_chunk_size} records")
-    chunks = [(job_ids[n] if job_ids is not None else new_resolve_job_id(), ids[start : start + settings.resolve_chunk_size])
-              for n, start in enumerate(starts)]
-    if not settings.jobs_inline and chunks and job_ids is None:
+    stored = job_ids is not None
+    if job_ids is None:
+        plan = ResolveJobIds(settings.resolve_chunk_size)
+        job_ids = [plan.next() for _ in ids]
+    elif len(job_ids) != len(ids):
+        raise ValueError(f"{len(job_ids)} job ids for {len(ids)} records")
+    chunks = [(job_id, [rid for rid, _ in group]) for job_id, group in groupby(zip(ids, job_ids, strict=True), key=itemgetter(1))]
+    if not settings.jobs_inline and chunks and not stored:
         # written (and committed) before enqueueing: a worker that is fast enough must not see a
         # stale id. All chunks in one transaction with Core statements: an ORM bulk update and a
         # commit per chunk were a fifth of accepting a batch. Dying before the enqueue leaves

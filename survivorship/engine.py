@@ -177,7 +177,7 @@ def choose(candidates: list[Candidate], chain: list[Rule]) -> tuple[Candidate, s
     remaining = sorted(candidates, key=tiebreak_key)
     decided: str | None = None
     if distinct_values(remaining) == 1:
-        decided = SINGLE if len(remaining) == 1 else CONSENSUS
+        decided = CONSENSUS
     for rule in chain:
         if len(remaining) == 1:
             break

@@ -47,7 +47,7 @@ class Accepted:
     #: accepted (stored, will be resolved) | unchanged (same content) | stale (older than stored)
     outcome: str
     needs_resolve: bool
-    #: ``accept_change`` with a job queue: the resolve job id stored with an accepted record
+    #: with a job queue: the resolve job id stored with a record that will be enqueued
     job_id: str | None = None
 
 
@@ -58,8 +58,8 @@ class BatchAccepted:
     outcomes: dict[str, int] = field(default_factory=dict)
     #: index in the submitted list -> why it was rejected (only with ``skip_invalid``)
     rejects: dict[str, Any] = field(default_factory=dict)
-    #: the resolve jobs' ids the records needing resolution were stored with, one per chunk in
-    #: order (for ``enqueue_resolve(…, job_ids=…)``); empty when jobs run inline
+    #: the resolve job id each record needing resolution was stored with, in order (for
+    #: ``enqueue_resolve(…, job_ids=…)``); empty when jobs run inline
     job_ids: list[str] = field(default_factory=list)
 
 
@@ -315,7 +315,8 @@ def accept_batch(
     to_resolve = [r.record_id for r in results if r.needs_resolve]
     if not to_resolve:
         batch.finished_at = utcnow()
-    return BatchAccepted(batch.id, len(prepared), outcomes, errors, job_ids.ids if job_ids else []), to_resolve
+    stored_job_ids = [r.job_id for r in results if r.needs_resolve and r.job_id is not None]
+    return BatchAccepted(batch.id, len(prepared), outcomes, errors, stored_job_ids), to_resolve
 
 
 def _store(uow: UnitOfWork, source: str, domain: str, prepared: list[tuple[Change, str, dict[str, Any]]],
@@ -335,15 +336,15 @@ def _store(uow: UnitOfWork, source: str, domain: str, prepared: list[tuple[Chang
     for change, object_type, fields in prepared:
         row = stored.get(change.source_id)
         if row is None:
-            new_rows.append(_new_row(source, domain, change, object_type, fields))
-            if job_ids is not None:
-                new_rows[-1]["job_id"] = job_ids.next()
-            results.append(Accepted(0, "accepted", True))
+            result = Accepted(0, "accepted", True, job_ids.next() if job_ids is not None else None)
+            new_rows.append({**_new_row(source, domain, change, object_type, fields), "job_id": result.job_id})
+            results.append(result)
             continue
         result, values = _decide(row, change, object_type, fields, psettings)
         results.append(result)
         if result.needs_resolve and job_ids is not None:  # as enqueue_resolve would write it
-            values = {**values, "job_id": job_ids.next(), "enqueued_at": values.get("enqueued_at") or utcnow()}
+            result.job_id = job_ids.next()
+            values = {**values, "job_id": result.job_id, "enqueued_at": values.get("enqueued_at") or utcnow()}
         if values:
             updates.append({**values, "record_id": row.id})
     _update_records(uow, updates)
