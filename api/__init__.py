@@ -15,7 +15,7 @@ API_PREFIX = "/api/v1"
 def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
     """Application factory. ``settings`` (or ``MDM_*`` variables) configure the hub;
     ``test_config`` overrides Flask's own config."""
-    from api import admin, events, golden, health, ingest, match, steward, subscriptions
+    from api import admin, events, golden, health, ingest, loads, match, steward, subscriptions
     from api.auth import load_principal
     from api.errors import register_error_handlers
     from mdm.engines import check_all_rules
@@ -35,7 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None, settings: Settings | N
 
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api.before_request(load_principal)
-    for module in (ingest, golden, admin, events, subscriptions, steward, match):
+    for module in (ingest, loads, golden, admin, events, subscriptions, steward, match):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(health.bp)

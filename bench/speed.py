@@ -447,6 +447,57 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
             "peak_worker_rss_mib": round(sampler.peak / 2**20, 1), "cpu_ms_per_record": cpu}
 
 
+def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> dict[str, Any]:
+    """The same file as the bulk measurement through ``POST …/loads`` into the emptied hub: upload
+    (in-process Flask client, the body streamed from the file), staging in PostgreSQL, one real
+    ``mdm worker --queue maintenance`` that runs the bulk path; seconds from the first byte sent to
+    ``status: done``, and the ratio to ``bulk_load`` called directly on the file."""
+    from api import create_app
+    from mdm import runtime
+    from mdm.db import UnitOfWork
+    from mdm.engines import reset_caches
+    from mdm.services.apikeys import create_key
+    from tests.conftest import worker_env
+
+    db.truncate()
+    settings = settings_for(db.url, REDIS_URL)
+    runtime.configure(settings)
+    reset_caches()
+    with UnitOfWork(settings) as uow:
+        key = create_key(uow, f"bench-{uuid.uuid4().hex[:4]}", "source", "erp")[1]
+        uow.commit()
+    worker = subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", "maintenance", "--no-sweep"],
+                              env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        time.sleep(2.0)  # worker up
+        client = create_app(settings=settings).test_client()
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+        start = time.perf_counter()
+        with path.open("rb") as body:
+            response = client.post("/api/v1/sources/erp/customer/loads", data=body, headers=headers)
+        assert response.status_code == 202, response.get_json()
+        uploaded = time.perf_counter() - start
+        status_url = response.get_json()["status_url"]
+        while True:
+            status = client.get(status_url, headers=headers).get_json()
+            if status["status"] in ("done", "done_with_rejects", "failed"):
+                break
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - start
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    assert status["status"] != "failed", status
+    out = {"records": status["total"], "stored": status["stored"], "path": status["path"], "goldens": status["goldens"],
+           "file_mib": round(path.stat().st_size / 2**20, 1), "upload_and_stage_seconds": round(uploaded, 2),
+           "seconds": round(elapsed, 2), "records_per_second": round(status["total"] / elapsed, 1),
+           "loader_seconds": status["timings"].get("total")}
+    if direct_seconds:
+        out["vs_direct_bulk"] = round(elapsed / direct_seconds, 2)
+    return out
+
+
 def measure_splink(rows: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
     from bench.quality import _fit_splink, _splink_clusters, splink_available
 
@@ -523,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-streaming", action="store_true")
     parser.add_argument("--skip-splink", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-api-load", action="store_true", help="skip the bulk file sent through POST …/loads")
     parser.add_argument("--splink-only", action="store_true", help="only Splink's dedupe of the N generated records")
     parser.add_argument("--keep-db", action="store_true", help="keep the bulk-loaded database (its name is printed)")
     parser.add_argument("--db", default=None,
@@ -570,6 +622,10 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_streaming and (args.db or not db.keep):  # never empties a kept database
                 out["streaming"] = measure_streaming(db, people(args.stream_records, seed=11), fresh=not args.db)
                 print(json.dumps({"streaming": out["streaming"]}), flush=True)
+            if not args.skip_api_load and not args.db and not db.keep:  # empties the database
+                direct = out["bulk"]["timings"]["total"]
+                out["api_load"] = measure_api_load(db, workdir / "people.jsonl", direct)
+                print(json.dumps({"api_load": out["api_load"]}), flush=True)
         finally:
             db.close()
         out["agreement"] = decision_agreement(people(args.agreement, seed=3), workdir)

@@ -36,6 +36,11 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"

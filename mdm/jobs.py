@@ -7,9 +7,11 @@ idempotent: running one twice, or concurrently with itself, leaves the same resu
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from itertools import groupby
 from operator import itemgetter
@@ -224,6 +226,57 @@ def recompute_goldens(golden_ids: Sequence[str], correlation_id: str | None = No
     from mdm.services.recompute import recompute_goldens as run
 
     return run(runtime.settings(), golden_ids, correlation_id)
+
+
+def run_load(load_id: str) -> dict[str, Any]:
+    """Load a file staged by ``POST …/loads`` (:mod:`mdm.services.loads`), on the maintenance queue.
+
+    A bulk load runs for minutes in this process without returning to the worker's loop, so a
+    thread keeps the job's heartbeat fresh meanwhile; otherwise the sweep would take the job for
+    lost and enqueue it again (the second run would wait on the first's advisory lock and do
+    nothing, but it would tie up another worker).
+    """
+    from mdm.services.loads import run_load as run
+
+    settings = runtime.settings()
+    with _heartbeat_thread(settings):
+        return run(settings, load_id)
+
+
+def enqueue_load(load_id: str, job_id: str) -> str:
+    """Enqueue the job of a load whose row (naming ``job_id``) is committed."""
+    from mdm.services.loads import LOAD_FUNC, LOAD_QUEUE
+
+    settings = runtime.settings()
+    return runtime.queue().enqueue(LOAD_QUEUE, LOAD_FUNC, load_id, job_id=job_id, timeout=settings.load_job_timeout).job_id
+
+
+@contextmanager
+def _heartbeat_thread(settings: Settings) -> Iterator[None]:
+    """Refresh the current RQ job's heartbeat every ``job_heartbeat_seconds`` until the block ends."""
+    from rq import get_current_job
+    from rq.utils import now
+
+    job = get_current_job()
+    if job is None:  # inline: no job, no sweep watching it
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(settings.job_heartbeat_seconds):
+            try:
+                job.heartbeat(now(), settings.job_heartbeat_seconds * 2 + 60)
+            except Exception:  # noqa: BLE001 - a missed beat costs at worst a duplicate run, which waits
+                log.warning("could not refresh the load job's heartbeat", exc_info=True)
+
+    thread = threading.Thread(target=beat, name="load-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def sweep() -> dict[str, int]:

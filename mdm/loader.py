@@ -147,6 +147,7 @@ def load_file(
     *,
     batch_size: int = 1000,
     progress: Any = None,
+    correlation_id: str | None = None,
 ) -> LoadReport:
     """Store the file in batches and enqueue resolution; returns counts and the reject file."""
     from mdm.jobs import enqueue_resolve
@@ -172,7 +173,7 @@ def load_file(
         if summary.batch_id:
             report.batches.append(summary.batch_id)
         if to_resolve:
-            enqueue_resolve(to_resolve, correlation_id=f"load:{path.name}", job_ids=summary.job_ids or None)
+            enqueue_resolve(to_resolve, correlation_id=correlation_id or f"load:{path.name}", job_ids=summary.job_ids or None)
 
     with rejects:
         pending: list[Row] = []

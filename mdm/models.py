@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -248,6 +249,55 @@ class BatchItem(SQLModel, table=True):
     position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     source_record_id: int = Field(sa_column=Column(BigId, ForeignKey("source_record.id"), nullable=False))
     status: str = Field(default="pending", sa_column=Column(String(16), nullable=False))
+
+
+class DataLoad(SQLModel, table=True):
+    """One file sent to ``POST …/loads``: staged in ``data_load_chunk``, loaded by one job.
+
+    ``status``: queued → running → done or failed. ``path`` is what the job used: ``bulk`` (the
+    set-based initial load, :mod:`mdm.bulk`) or ``stream`` (stored in batches, resolved by the
+    resolve workers). ``attempt`` counts the job's runs; a run writes its outcome only while its
+    attempt is the latest, so a duplicate or superseded run cannot overwrite a newer one.
+    """
+
+    __tablename__ = "data_load"
+    __table_args__ = (
+        # the sweep looks for loads whose job was lost: only the unfinished ones are indexed
+        Index("ix_data_load_open", "created_at", postgresql_where=text("status IN ('queued', 'running')"),
+              sqlite_where=text("status IN ('queued', 'running')")),
+    )
+
+    id: str = Field(default_factory=new_uuid, sa_column=Column(String(36), primary_key=True))
+    source: str = Field(sa_column=Column(String(64), nullable=False))
+    domain: str = Field(sa_column=Column(String(16), nullable=False))
+    #: csv | jsonl
+    format: str = Field(sa_column=Column(String(8), nullable=False))
+    #: what the client asked for: auto | bulk | stream
+    mode: str = Field(sa_column=Column(String(8), nullable=False))
+    #: what the job did: bulk | stream (null until it decided)
+    path: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    status: str = Field(default="queued", sa_column=Column(String(16), nullable=False))
+    attempt: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    size_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    job_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    report: dict | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class DataLoadChunk(SQLModel, table=True):
+    """A piece (at most 1 MiB) of a load's uploaded file (``kind='input'``, removed once loaded) or
+    of its reject file (``kind='rejects'``). Staged in the database, not on a disk, so that any
+    worker on any machine can run the load against the one PostgreSQL."""
+
+    __tablename__ = "data_load_chunk"
+
+    load_id: str = Field(sa_column=Column(String(36), ForeignKey("data_load.id"), primary_key=True))
+    kind: str = Field(sa_column=Column(String(8), primary_key=True))
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class ApiKey(SQLModel, table=True):

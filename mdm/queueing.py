@@ -38,7 +38,8 @@ class Enqueued:
 
 
 class JobQueue(Protocol):
-    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None) -> Enqueued: ...
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None,
+                timeout: int | None = None) -> Enqueued: ...
 
     def ping(self) -> bool: ...
 
@@ -53,7 +54,8 @@ class InlineQueue:
     pending or errored in the database, exactly as when an RQ job fails, and ``mdm sweep``
     picks it up again."""
 
-    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None) -> Enqueued:
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None,
+                timeout: int | None = None) -> Enqueued:
         job_id = job_id or f"inline-{uuid.uuid4()}"
         try:
             resolve_function(func)(*args)
@@ -85,7 +87,9 @@ class RQQueue:
             )
         return self._queues[queue]
 
-    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None) -> Enqueued:
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str | None = None,
+                timeout: int | None = None) -> Enqueued:
+        """``timeout``: RQ's time limit for the job in seconds (default 600, enough for a resolve chunk)."""
         from rq import Retry
 
         retries = max(self.settings.job_max_attempts - 1, 0)
@@ -94,7 +98,7 @@ class RQQueue:
             args=list(args),
             job_id=job_id or f"{queue}-{uuid.uuid4()}",
             retry=Retry(max=retries, interval=list(self.settings.retry_intervals[:retries])) if retries else None,
-            timeout=600,
+            timeout=timeout or 600,
             result_ttl=300,
             failure_ttl=30 * 24 * 3600,  # failed jobs stay listable and re-queueable for a month
         )

@@ -50,6 +50,10 @@ class Settings:
     #: processes for the bulk load's CPU-bound phases (mapping/preparing rows, survivorship and
     #: row formatting); 1 = everything in the calling process
     bulk_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: largest file ``POST …/loads`` accepts (bytes); it is staged in the database, not in memory
+    max_load_bytes: int = 4 * 1024**3
+    #: RQ time limit of one load job (seconds): a 1,000,000-record bulk load took 16 minutes here
+    load_job_timeout: int = 6 * 3600
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -70,6 +74,8 @@ class Settings:
             "rules_dir": env.get("MDM_RULES_DIR") or None,
             "job_heartbeat_seconds": _int("MDM_JOB_HEARTBEAT_SECONDS", 30),
             "bulk_workers": _int("MDM_BULK_WORKERS", os.cpu_count() or 1),
+            "max_load_bytes": _int("MDM_MAX_LOAD_BYTES", 4 * 1024**3),
+            "load_job_timeout": _int("MDM_LOAD_JOB_TIMEOUT", 6 * 3600),
             "retry_intervals": tuple(int(x) for x in (env.get("MDM_RETRY_INTERVALS") or "5,30,120,600").split(",")),
         }
         values.update(overrides)

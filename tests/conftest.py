@@ -36,7 +36,7 @@ REDIS_URL = os.environ.get("MDM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - 
 SERVICES_HINT = "start them with scripts/services.sh (see README, 'Running the tests')"
 #: Tables emptied between PostgreSQL tests (everything but the seeded source systems).
 DATA_TABLES = [
-    "delivery", "subscription",
+    "delivery", "subscription", "data_load_chunk", "data_load",
     "batch_item", "batch", "review_item", "match_label", "match_key", "golden_override", "outbox_event",
     "golden_version", "source_record", "golden_record", "api_key", "match_model", "counter",
 ]

@@ -94,20 +94,45 @@ def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = N
         if not lock.acquire(blocking=False):
             return {"stale": 0, "requeued": 0, "skipped_locked": 1}
     try:
+        loads = requeue_lost_loads(settings, older_than_seconds=older_than_seconds)
         stale = stale_pending(settings, older_than_seconds=older_than_seconds)
         if not stale:
-            return {"stale": 0, "requeued": 0}
+            return {"stale": 0, "requeued": 0, **loads}
         live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
         lost = [record_id for record_id, job_id in stale if not job_id or job_id not in live]
         if lost:
             log.warning("sweep re-enqueues %d records whose jobs were lost", len(lost))
             enqueue_resolve(lost, correlation_id="sweep")
-        return {"stale": len(stale), "requeued": len(lost)}
+        return {"stale": len(stale), "requeued": len(lost), **loads}
     finally:
         if lock is not None:
             # the lock may have expired by itself; nothing to undo then
             with contextlib.suppress(Exception):
                 lock.release()
+
+
+def requeue_lost_loads(settings: Settings, *, older_than_seconds: int | None = None) -> dict[str, int]:
+    """Enqueue again the API loads (``POST …/loads``) still queued or running whose job is gone,
+    finished, failed or silent. Each gets a new job id, stored before its job is enqueued. A load
+    whose old job is in fact still running is safe too: the new run waits for nothing, it finds
+    the old run's advisory lock taken and does nothing (:mod:`mdm.services.loads`)."""
+    from mdm.jobs import enqueue_load
+    from mdm.services.loads import renew_job_id, stale_loads
+
+    age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
+    with UnitOfWork(settings) as uow:
+        stale = stale_loads(uow, utcnow() - timedelta(seconds=age))
+    if not stale:
+        return {"loads_requeued": 0}
+    live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
+    lost = [load_id for load_id, job_id in stale if not job_id or job_id not in live]
+    for load_id in lost:
+        with UnitOfWork(settings) as uow:
+            job_id = renew_job_id(uow, load_id)
+            uow.commit()
+        log.warning("sweep re-enqueues load %s, whose job was lost", load_id)
+        enqueue_load(load_id, job_id)
+    return {"loads_requeued": len(lost)}
 
 
 #: Batches whose last items were finished by two workers at the same moment: each saw the

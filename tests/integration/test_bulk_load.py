@@ -209,7 +209,7 @@ def test_bulk_equals_streaming_decisions_on_febrl(tmp_path: Path) -> None:
 
 def _interrupt_commit(bulk_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every row written, then the process dies before COMMIT."""
-    def boom(uow: Any, goldens: int) -> None:
+    def boom(uow: Any, goldens: int, before_commit: Any) -> None:
         raise RuntimeError("interrupted before commit")
 
     monkeypatch.setattr(bulk_module, "_after_write", boom)

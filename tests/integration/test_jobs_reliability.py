@@ -93,10 +93,10 @@ def test_sweep_leaves_queued_jobs_alone_and_restores_jobs_redis_lost(iso: tuple[
     post_batch(hub, people(120))
     time.sleep(hub.settings.sweep_after_seconds + 0.5)
     # nothing consumes the queue yet: the jobs are queued, so the sweep must not duplicate them
-    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 0}
+    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 0, "loads_requeued": 0}
 
     Redis.from_url(hub.settings.redis_url).flushdb()  # Redis restarted without persistence
-    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 120}
+    assert sweep_lost_records(hub.settings) == {"stale": 120, "requeued": 120, "loads_requeued": 0}
 
     workers.append(WorkerProcess(hub.settings, sweep=False))
     wait_until(lambda: pending(hub.settings) == 0, 90, "all records resolved")
@@ -157,7 +157,7 @@ def test_sweep_restores_a_job_a_killed_worker_dequeued_but_never_started(iso: tu
         redis.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
     assert queue.get_job_ids() == [] and all(queue.fetch_job(j).get_status(refresh=True) == "queued" for j in job_ids)
     time.sleep(hub.settings.sweep_after_seconds + 0.5)
-    assert sweep_lost_records(hub.settings) == {"stale": 30, "requeued": 30}
+    assert sweep_lost_records(hub.settings) == {"stale": 30, "requeued": 30, "loads_requeued": 0}
 
     workers.append(WorkerProcess(hub.settings, sweep=False))
     wait_until(lambda: pending(hub.settings) == 0, 90, "all records resolved")
