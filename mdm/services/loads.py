@@ -320,6 +320,8 @@ def load_status(uow: UnitOfWork, load_id: str) -> dict[str, Any]:
         "pending": pending,
         "outcomes": report.get("outcomes", {}),
         "goldens": report.get("goldens"),
+        # bulk path: the matching decisions (new / link / review); the batch path's are per record
+        "decisions": report.get("actions", {}),
         "batches": len(report.get("batches") or []),
         "timings": report.get("timings", {}),
         "error": (load.error or "").strip().splitlines()[-1] if load.error else None,

@@ -80,6 +80,7 @@ def test_a_file_into_an_empty_domain_takes_the_bulk_path_and_equals_the_cli(hub:
     status = hub.get(created["status_url"].removeprefix("/api/v1")).get_json()
     assert status["status"] == "done_with_rejects" and status["path"] == "bulk"
     assert (status["total"], status["stored"], status["rejected"], status["goldens"]) == (7, 6, 1, 3)
+    assert status["decisions"] == {"new": 3, "link": 3}
     rejects = [json.loads(line) for line in hub.get(f"/loads/{created['load_id']}/rejects").get_data(as_text=True).splitlines()]
     assert [r["line"] for r in rejects] == [5]
 

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -109,6 +110,62 @@ def test_serve_runs_gunicorn_on_the_given_port(laptop: dict[str, str], tmp_path:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+
+
+def test_a_file_load_through_gunicorn_with_and_without_content_length(laptop: dict[str, str], tmp_path: Path) -> None:
+    """``POST …/loads`` through the real server: a body larger than the JSON calls' limit, sent with a
+    Content-Length and then chunked (no length), is streamed into the hub and loaded (inline job)."""
+    import http.client
+
+    env = {**laptop, "MDM_MAX_CONTENT_LENGTH": "2048"}
+    key = mdm(["apikey", "create", "--name", "erp", "--role", "source", "--source", "erp"], env, tmp_path).stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mdm.cli", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def lines(prefix: str) -> bytes:
+        return "".join(json.dumps({"source_id": f"{prefix}{i}", "fields": {"kind": "organization", "name": f"Firm {prefix}{i} Pty Ltd"}}) + "\n"
+                       for i in range(80)).encode()
+
+    def send(body: Any) -> dict[str, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+        if isinstance(body, bytes):
+            conn.request("POST", "/api/v1/sources/erp/customer/loads", body=body, headers=headers)
+        else:
+            conn.request("POST", "/api/v1/sources/erp/customer/loads", body=body, headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        payload = json.loads(response.read())
+        assert response.status == 202, payload
+        conn.request("GET", payload["status_url"], headers=headers)
+        status = json.loads(conn.getresponse().read())
+        conn.close()
+        return status
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        first = lines("A")
+        assert len(first) > 2048
+        status = send(first)
+        assert (status["status"], status["path"], status["stored"]) == ("done", "bulk", 80), status
+        second = lines("B")
+        status = send(iter([second[:1000], second[1000:]]))  # chunked transfer encoding
+        assert (status["status"], status["path"], status["stored"]) == ("done", "stream", 80), status
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+    engine = create_engine(f"sqlite:///{tmp_path / 'mdm.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM source_record WHERE match_status != 'pending'")).scalar_one() == 160
+    engine.dispose()
 
 
 def test_worker_refuses_to_start_without_redis(laptop: dict[str, str], tmp_path: Path) -> None:
