@@ -14,6 +14,7 @@ with ``os._exit``). Where ``fork`` is unavailable, or with one worker, tasks run
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,18 @@ def state() -> dict[str, Any]:
 
 
 Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+
+
+def _default_signals() -> None:
+    """Pool child initializer: SIGTERM kills the child again.
+
+    A child inherits its parent's signal handlers. Under ``mdm worker`` (an API load) the parent
+    is an RQ worker whose SIGTERM handler only asks for a warm shutdown; ``Pool.terminate`` stops
+    children with SIGTERM, so an idle child kept waiting for work and the load hung in
+    ``Pool.join`` for good (seen in the benchmark: one run in three). Children never need a
+    graceful stop: their results are only used once returned.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
@@ -53,7 +66,7 @@ def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any)
         finally:
             _STATE.clear()
         return
-    pool = multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=tasks_per_child)
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals, maxtasksperchild=tasks_per_child)
     inflight = 2 * workers
 
     def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:

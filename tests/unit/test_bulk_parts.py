@@ -63,3 +63,26 @@ def test_forked_pool_keeps_order_shares_state_and_raises(workers: int) -> None:
     assert state() == {}  # cleared on exit
     with pytest.raises(ValueError, match="three"), forked_pool(workers) as pool_map:
         list(pool_map(_fail_on_three, range(6)))
+
+
+_UNDER_A_WORKER = """
+import signal, sys
+from mdm.bulk.parallel import forked_pool
+signal.signal(signal.SIGTERM, lambda *_: None)  # as an RQ worker does: SIGTERM asks for a warm shutdown
+try:
+    with forked_pool(2) as pool_map:
+        assert list(pool_map(abs, [-1, -2, -3])) == [1, 2, 3]
+        raise RuntimeError("the load stopped")  # terminate() with idle children
+except RuntimeError:
+    print("finished")
+"""
+
+
+def test_a_pool_under_a_process_that_ignores_sigterm_still_ends() -> None:
+    """Pool children must die on ``Pool.terminate``'s SIGTERM even when the parent (an RQ worker
+    running an API load) handles SIGTERM itself; before the fix this hung in ``Pool.join``."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _UNDER_A_WORKER], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "finished", done.stderr
