@@ -447,6 +447,12 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
             "peak_worker_rss_mib": round(sampler.peak / 2**20, 1), "cpu_ms_per_record": cpu}
 
 
+def _rss_mib(pid: int) -> float:
+    import psutil
+
+    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+
+
 def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> dict[str, Any]:
     """The same file as the bulk measurement through ``POST …/loads`` into the emptied hub: upload
     (in-process Flask client, the body streamed from the file), staging in PostgreSQL, one real
@@ -469,8 +475,11 @@ def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> 
     worker = subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", "maintenance", "--no-sweep"],
                               env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
+    sampler = RssSampler([worker.pid])
+    sampler.start()
     try:
         time.sleep(2.0)  # worker up
+        rss_idle = _rss_mib(worker.pid)
         client = create_app(settings=settings).test_client()
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
         start = time.perf_counter()
@@ -485,14 +494,18 @@ def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> 
                 break
             time.sleep(0.5)
         elapsed = time.perf_counter() - start
+        rss_after = _rss_mib(worker.pid)
     finally:
+        sampler.stop_flag.set()
         worker.terminate()
         worker.wait(timeout=60)
     assert status["status"] != "failed", status
     out = {"records": status["total"], "stored": status["stored"], "path": status["path"], "goldens": status["goldens"],
            "file_mib": round(path.stat().st_size / 2**20, 1), "upload_and_stage_seconds": round(uploaded, 2),
            "seconds": round(elapsed, 2), "records_per_second": round(status["total"] / elapsed, 1),
-           "loader_seconds": status["timings"].get("total")}
+           "loader_seconds": status["timings"].get("total"),
+           # one process's peak (the worker or a pool child); the worker itself before and after
+           "worker_rss_mib": {"idle": rss_idle, "peak_one_process": round(sampler.peak / 2**20, 1), "after": rss_after}}
     if direct_seconds:
         out["vs_direct_bulk"] = round(elapsed / direct_seconds, 2)
     return out

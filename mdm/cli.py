@@ -115,15 +115,16 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--name", default=None)
 @click.option("--fork/--no-fork", default=None,
               help="run each job in a forked work-horse (isolation) instead of in the worker process "
-                   "(twice the resolve throughput); default MDM_WORKER_FORK, off")
+                   "(twice the resolve throughput); default: on for the maintenance queue, else MDM_WORKER_FORK (off)")
 def worker(queue_name: str, burst: bool, sweep: bool, name: str | None, fork: bool | None) -> None:
     """Run one RQ worker process on one queue (start more processes to scale out)."""
-    from mdm.worker import run_worker
+    from mdm.worker import forks_by_default, run_worker
 
     settings = _settings()
     if settings.jobs_inline:
         raise click.UsageError("MDM_REDIS_URL is not set: without Redis, jobs run inline in the web process")
-    run_worker(settings, queue_name, burst=burst, sweep=sweep, name=name, fork=settings.worker_fork if fork is None else fork)
+    run_worker(settings, queue_name, burst=burst, sweep=sweep, name=name,
+               fork=forks_by_default(settings, queue_name) if fork is None else fork)
 
 
 @main.command("sweep")

@@ -63,6 +63,18 @@ def _settle_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def forks_by_default(settings: Settings, queue_name: str) -> bool:
+    """Whether ``mdm worker`` runs each job in a forked work-horse when ``--fork`` is not given.
+
+    The maintenance queue's jobs (file loads, golden recomputes) run for minutes and build large
+    heaps that Python keeps after they end: a worker that ran a 100,000-record load in its own
+    process stayed at 544 MiB (171 MiB before; docs/benchmarks-speed.md, run 12). A work-horse
+    returns that memory when it exits, and its 0.4 s start is nothing beside such a job. The
+    resolve and publish queues follow ``MDM_WORKER_FORK`` (off: warm caches, twice the throughput).
+    """
+    return True if queue_name == "maintenance" else settings.worker_fork
+
+
 def run_worker(
     settings: Settings, queue_name: str, *, burst: bool = False, sweep: bool = True, name: str | None = None, fork: bool = False
 ) -> None:

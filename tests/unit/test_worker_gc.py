@@ -19,3 +19,13 @@ def test_settled_worker_freezes_what_it_loaded_and_raises_the_young_threshold() 
     assert before > 50_000  # the engines and models loaded at start
     assert frozen >= before * 0.9 and tracked_after < before / 10  # no longer walked by each collection
     assert threshold == wanted > 700
+
+
+def test_maintenance_workers_fork_a_work_horse_per_job_unless_told_otherwise() -> None:
+    from mdm.settings import Settings
+    from mdm.worker import forks_by_default
+
+    assert forks_by_default(Settings(), "maintenance") is True  # long loads: memory returned per job
+    assert forks_by_default(Settings(), "resolve") is False
+    assert forks_by_default(Settings(worker_fork=True), "resolve") is True
+    assert forks_by_default(Settings(), "publish") is False
