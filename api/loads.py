@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from api.auth import check_source, principal, require
 from mdm.db import UnitOfWork
+from mdm.errors import NotFound
 from mdm.jobs import enqueue_load
 from mdm.services import loads
 
@@ -36,9 +37,9 @@ def post_load(source: str, domain: str) -> Any:
     with _uow() as uow:
         load = loads.stage_load(uow, source, domain, request.stream, fmt=fmt, mode=mode,
                                 max_bytes=settings.max_load_bytes)
-        load_id, job_id, size = load.id, load.job_id, load.size_bytes
+        load_id, job_id, size = load.id, str(load.job_id), load.size_bytes
         uow.commit()
-    enqueue_load(load_id, job_id or "")
+    enqueue_load(load_id, job_id)
     return (
         jsonify({"load_id": load_id, "mode": mode, "format": fmt, "size_bytes": size,
                  "status_url": url_for(".get_load", load_id=load_id),
@@ -52,8 +53,6 @@ def _visible(uow: UnitOfWork, load_id: str) -> None:
     load = loads.get_load(uow, load_id)
     who = principal()
     if who.role == "source" and who.source != load.source:
-        from mdm.errors import NotFound
-
         raise NotFound(f"no load {load_id!r}", details={"load_id": load_id})
 
 
@@ -65,6 +64,19 @@ def get_load(load_id: str) -> Any:
         body = loads.load_status(uow, load_id)
     body["rejects_url"] = url_for(".get_load_rejects", load_id=load_id)
     return jsonify(body)
+
+
+@bp.post("/loads/<load_id>/retry")
+@require("source")
+def retry_load(load_id: str) -> Any:
+    """Run a failed load again from its staged file, ``?mode=`` optionally changed (bulk refused → stream)."""
+    with _uow() as uow:
+        _visible(uow, load_id)
+        load = loads.retry_load(uow, load_id, request.args.get("mode"))
+        mode, job_id = load.mode, str(load.job_id)
+        uow.commit()
+    enqueue_load(load_id, job_id)
+    return jsonify({"load_id": load_id, "mode": mode, "status_url": url_for(".get_load", load_id=load_id)}), 202
 
 
 @bp.get("/loads/<load_id>/rejects")

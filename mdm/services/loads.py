@@ -31,6 +31,7 @@ import json
 import logging
 import tempfile
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,7 +40,7 @@ from sqlalchemy import delete, func, insert, text, update
 from sqlalchemy import select as sa_select
 
 from mdm.db import UnitOfWork, get_engine
-from mdm.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from mdm.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from mdm.models import BatchItem, DataLoad, DataLoadChunk, utcnow
 from mdm.services.ingest import check_domain, get_source
 from mdm.settings import Settings
@@ -65,8 +66,6 @@ LOAD_QUEUE = "maintenance"
 
 
 def new_load_job_id() -> str:
-    import uuid
-
     return f"load-{uuid.uuid4()}"
 
 
@@ -114,22 +113,39 @@ def stage_load(uow: UnitOfWork, source: str, domain: str, body: BinaryIO, *, fmt
     load = DataLoad(source=source, domain=domain, format=fmt, mode=load_mode(mode), job_id=new_load_job_id())
     uow.session.add(load)
     uow.session.flush()
-    size = 0
-    seq = 0
-    for seq, piece in enumerate(_pieces(body, CHUNK_BYTES)):  # noqa: B007 - seq is read after the loop
-        size += len(piece)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"a load holds at most {max_bytes} bytes; split the file",
-                                  details={"limit": max_bytes}, code="load_too_large")
-        # Core insert: the ORM would keep every piece in the session until commit
-        uow.session.execute(insert(DataLoadChunk), {"load_id": load.id, "kind": "input", "seq": seq, "data": piece})
+    size, pieces = _store_pieces(uow, load.id, "input", body, max_bytes=max_bytes)
     if size == 0:
         raise InvalidInput("the file is empty", code="empty_load")
     load.size_bytes = size
     uow.session.add(load)
     uow.session.flush()
-    log.info("load %s staged: %d bytes in %d pieces", load.id, size, seq + 1)
+    log.info("load %s staged: %d bytes in %d pieces", load.id, size, pieces)
     return load
+
+
+def _store_pieces(uow: UnitOfWork, load_id: str, kind: str, stream: BinaryIO, *,
+                  max_bytes: int | None = None) -> tuple[int, int]:
+    """Store ``stream`` as the load's ``kind`` pieces; returns (bytes, pieces). Over ``max_bytes``: 413."""
+    size = pieces = 0
+    for piece in _pieces(stream, CHUNK_BYTES):
+        size += len(piece)
+        if max_bytes is not None and size > max_bytes:
+            raise PayloadTooLarge(f"a load holds at most {max_bytes} bytes; split the file",
+                                  details={"limit": max_bytes}, code="load_too_large")
+        # Core insert: the ORM would keep every piece in the session until commit
+        uow.session.execute(insert(DataLoadChunk), {"load_id": load_id, "kind": kind, "seq": pieces, "data": piece})
+        pieces += 1
+    return size, pieces
+
+
+def _stored_pieces(uow: UnitOfWork, load_id: str, kind: str) -> Iterator[bytes]:
+    """The load's ``kind`` pieces in order, one query each: memory holds one piece, not the file."""
+    where = (DataLoadChunk.load_id == load_id, DataLoadChunk.kind == kind)
+    seqs = uow.session.execute(
+        sa_select(DataLoadChunk.seq).where(*where).order_by(DataLoadChunk.seq)  # type: ignore[arg-type]
+    ).scalars().all()
+    for seq in seqs:
+        yield uow.session.execute(sa_select(DataLoadChunk.data).where(*where, DataLoadChunk.seq == seq)).scalar_one()  # type: ignore[arg-type]
 
 
 # --- running a load (the job) ---------------------------------------------------------------
@@ -236,17 +252,11 @@ def _claim(settings: Settings, load_id: str) -> tuple[DataLoad, int] | None:
 
 def _write_input(settings: Settings, load_id: str, path: Path) -> None:
     with UnitOfWork(settings) as uow, path.open("wb") as out:
-        seqs = uow.session.execute(
-            sa_select(DataLoadChunk.seq).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "input")  # type: ignore[arg-type]
-            .order_by(DataLoadChunk.seq)  # type: ignore[arg-type]
-        ).scalars().all()
-        if not seqs:
+        written = 0
+        for piece in _stored_pieces(uow, load_id, "input"):
+            written += out.write(piece)
+        if not written:
             raise RuntimeError(f"load {load_id} has no staged input (it was removed after a finished load)")
-        for seq in seqs:  # one piece at a time: memory holds 1 MiB, not the file
-            out.write(uow.session.execute(
-                sa_select(DataLoadChunk.data).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "input",  # type: ignore[arg-type]
-                                                    DataLoadChunk.seq == seq)
-            ).scalar_one())
 
 
 def _finish(settings: Settings, load_id: str, attempt: int, *, status: str, path: str | None = None,
@@ -268,8 +278,7 @@ def _finish(settings: Settings, load_id: str, attempt: int, *, status: str, path
         uow.session.execute(delete(DataLoadChunk).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "rejects"))  # type: ignore[arg-type]
         if rejects is not None:
             with rejects.open("rb") as handle:
-                for seq, piece in enumerate(_pieces(handle, CHUNK_BYTES)):
-                    uow.session.execute(insert(DataLoadChunk), {"load_id": load_id, "kind": "rejects", "seq": seq, "data": piece})
+                _store_pieces(uow, load_id, "rejects", handle)
         if not keep_input:
             # loaded: the records (and their raw payloads) are stored; the file is not needed again
             uow.session.execute(delete(DataLoadChunk).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "input"))  # type: ignore[arg-type]
@@ -334,22 +343,32 @@ def load_status(uow: UnitOfWork, load_id: str) -> dict[str, Any]:
 def load_rejects(uow: UnitOfWork, load_id: str) -> Iterator[dict[str, Any]]:
     """The load's rejected rows, ``{"line", "error"}`` each, in file order."""
     get_load(uow, load_id)
-    seqs = uow.session.execute(
-        sa_select(DataLoadChunk.seq).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "rejects")  # type: ignore[arg-type]
-        .order_by(DataLoadChunk.seq)  # type: ignore[arg-type]
-    ).scalars().all()
     tail = b""
-    for seq in seqs:
-        data = tail + uow.session.execute(
-            sa_select(DataLoadChunk.data).where(DataLoadChunk.load_id == load_id, DataLoadChunk.kind == "rejects",  # type: ignore[arg-type]
-                                                DataLoadChunk.seq == seq)
-        ).scalar_one()
-        *lines, tail = data.split(b"\n")
+    for piece in _stored_pieces(uow, load_id, "rejects"):
+        *lines, tail = (tail + piece).split(b"\n")
         for line in lines:
             if line.strip():
                 yield json.loads(line)
     if tail.strip():
         yield json.loads(tail)
+
+
+def retry_load(uow: UnitOfWork, load_id: str, mode: str | None) -> DataLoad:
+    """Queue a failed load again (optionally in another ``mode``) from its staged file; the
+    caller commits, then enqueues. Only a failed load keeps its file, so only it can be retried."""
+    load = uow.session.get(DataLoad, load_id, with_for_update=True)
+    if load is None:
+        raise NotFound(f"no load {load_id!r}", details={"load_id": load_id})
+    if load.status != "failed":
+        raise Conflict(f"load {load_id} is {load.status}; only a failed load can be retried",
+                       details={"status": load.status}, code="not_failed")
+    load.mode = load_mode(mode or load.mode)
+    # ``path`` stays: a bulk write that committed before the failure is finished, not redone
+    load.status, load.error, load.finished_at = "queued", None, None
+    load.job_id = new_load_job_id()
+    uow.session.add(load)
+    uow.session.flush()
+    return load
 
 
 # --- the sweep ------------------------------------------------------------------------------

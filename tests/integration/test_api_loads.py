@@ -176,8 +176,18 @@ def test_bulk_mode_on_a_domain_with_records_fails_and_changes_nothing(hub: Hub, 
     status = hub.get(f"/loads/{load_id}").get_json()
     assert status["status"] == "failed" and "already holds records" in status["error"]
     assert rows(hub.settings.database_url, "SELECT count(*) FROM source_record") == before
-    # the file stays staged: the load can be re-sent with another mode without uploading it again
+    # the file stays staged: the load is retried in another mode without sending it again
     assert rows(hub.settings.database_url, "SELECT count(*) FROM data_load_chunk WHERE kind = 'input'")[0][0] == 1
+    assert hub.client.post(f"/api/v1/loads/{load_id}/retry?mode=fast", headers=hub.headers("erp")).status_code == 422
+    assert hub.client.post(f"/api/v1/loads/{load_id}/retry", headers=hub.headers("salesforce")).status_code == 404
+    retried = hub.client.post(f"/api/v1/loads/{load_id}/retry?mode=stream", headers=hub.headers("erp"))
+    assert retried.status_code == 202 and retried.get_json()["mode"] == "stream"
+    status = hub.get(f"/loads/{load_id}").get_json()
+    assert (status["status"], status["path"], status["stored"], status["attempt"], status["error"]) == (
+        "done_with_rejects", "stream", 6, 2, None)
+    assert rows(hub.settings.database_url, "SELECT count(*) FROM source_record")[0][0] == before[0][0] + 6
+    again = hub.client.post(f"/api/v1/loads/{load_id}/retry", headers=hub.headers("erp"))
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "not_failed"
 
 
 def test_bulk_mode_for_prices_is_refused_and_stream_mode_stores_them(hub: Hub) -> None:
