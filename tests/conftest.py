@@ -8,6 +8,7 @@ is created per test run and dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -226,6 +227,17 @@ class WorkerProcess:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             self.proc.wait(timeout=20)
+
+    def kill_all(self) -> None:
+        """SIGKILL the worker and every process it started: RQ's forked work-horse runs in a
+        session of its own (``os.setsid``), so :meth:`kill` of the worker's group leaves it running."""
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+        self.kill(9)
 
     def output(self) -> str:
         self.log.flush()

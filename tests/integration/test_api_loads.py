@@ -346,6 +346,41 @@ def test_the_sweep_requeues_a_load_whose_job_was_lost(pg_hub: Hub, tmp_path: Pat
 
 
 @pytest.mark.postgres
+def test_a_load_whose_worker_is_killed_midway_is_resumed_and_loaded_once(pg_hub: Hub, tmp_path: Path) -> None:
+    """SIGKILL the maintenance worker (and its work-horse and pool) while the load runs: nothing is
+    half-written; once its heartbeat is stale the sweep enqueues it again and another worker loads
+    it completely, once."""
+    from mdm.services.sweep import sweep_lost_records
+
+    path = febrl_file(tmp_path, 2000)
+    worker = WorkerProcess(pg_hub.settings, queue="maintenance", sweep=False)
+    try:
+        load_id = post_load(pg_hub, path.read_bytes()).get_json()["load_id"]
+        running = wait_load(pg_hub, load_id, until=("running", "done", "done_with_rejects", "failed"), timeout=60)
+        assert running["status"] == "running", running
+        worker.kill_all()  # the worker, its work-horse and the load's pool
+    finally:
+        worker.kill_all()
+    stored_at_kill = rows(pg_hub.settings.database_url, "SELECT count(*) FROM source_record")[0][0]
+    # the job looks alive until its heartbeat is 2 × job_heartbeat_seconds + 10 s old
+    assert sweep_lost_records(pg_hub.settings, older_than_seconds=0)["loads_requeued"] == 0
+    deadline = time.monotonic() + 40
+    while sweep_lost_records(pg_hub.settings, older_than_seconds=0)["loads_requeued"] == 0:
+        assert time.monotonic() < deadline, "the sweep never took the killed load back"
+        time.sleep(1)
+    second = WorkerProcess(pg_hub.settings, queue="maintenance", sweep=False)
+    try:
+        status = wait_load(pg_hub, load_id)
+    finally:
+        second.kill(15)
+    assert status["status"] in ("done", "done_with_rejects") and status["attempt"] == 2, status
+    assert status["path"] == "bulk" and status["stored"] > 1900
+    assert stored_at_kill in (0, status["stored"])  # all or nothing: the bulk write is one transaction
+    [(records, distinct)] = rows(pg_hub.settings.database_url, "SELECT count(*), count(DISTINCT source_id) FROM source_record")
+    assert records == distinct == status["stored"]
+
+
+@pytest.mark.postgres
 def test_a_long_load_keeps_its_job_heartbeat_fresh(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     import rq
     from redis import Redis
