@@ -36,7 +36,7 @@ def post_load(source: str, domain: str) -> Any:
     request.max_content_length = settings.max_load_bytes  # before the body is touched
     with _uow() as uow:
         load = loads.stage_load(uow, source, domain, request.stream, fmt=fmt, mode=mode,
-                                max_bytes=settings.max_load_bytes)
+                                max_bytes=settings.max_load_bytes, expected_bytes=request.content_length)
         load_id, job_id, size = load.id, str(load.job_id), load.size_bytes
         uow.commit()
     enqueue_load(load_id, job_id)

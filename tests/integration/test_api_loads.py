@@ -225,6 +225,17 @@ def test_bad_requests_are_clear_4xx_and_store_nothing(sqlite_settings: Settings,
     assert post_load(hub, body, query="?format=jsonl", headers={}).status_code == 202
 
 
+def test_a_body_shorter_than_its_content_length_stores_nothing(hub: Hub) -> None:
+    from mdm.db import UnitOfWork
+    from mdm.errors import BadRequest
+
+    with UnitOfWork(hub.settings) as uow, pytest.raises(BadRequest) as raised:
+        loads.stage_load(uow, "erp", "customer", io.BytesIO(b'{"source_id": "1"}\n'), fmt="jsonl", mode="auto",
+                         max_bytes=10**6, expected_bytes=5000)
+    assert raised.value.code == "incomplete_body" and raised.value.details == {"received": 19, "content_length": 5000}
+    assert rows(hub.settings.database_url, "SELECT count(*) FROM data_load_chunk")[0][0] == 0
+
+
 def test_a_load_is_seen_only_by_its_source_and_stewards(hub: Hub, tmp_path: Path) -> None:
     load_id = post_load(hub, small_file(tmp_path).read_bytes()).get_json()["load_id"]
     assert hub.get(f"/loads/{load_id}", role="erp").status_code == 200

@@ -159,12 +159,20 @@ def test_a_file_load_through_gunicorn_with_and_without_content_length(laptop: di
         second = lines("B")
         status = send(iter([second[:1000], second[1000:]]))  # chunked transfer encoding
         assert (status["status"], status["path"], status["stored"]) == ("done", "stream", 80), status
+        # a client that goes away half-way through its file stores nothing
+        cut = lines("C")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall((f"POST /api/v1/sources/erp/customer/loads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                          f"Content-Type: application/x-ndjson\r\nContent-Length: {len(cut)}\r\n\r\n").encode() + cut[:len(cut) // 2])
+        time.sleep(1.0)
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
     engine = create_engine(f"sqlite:///{tmp_path / 'mdm.sqlite3'}")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM source_record WHERE match_status != 'pending'")).scalar_one() == 160
+        assert conn.execute(text("SELECT count(*) FROM data_load")).scalar_one() == 2
+        assert conn.execute(text("SELECT count(*) FROM data_load_chunk WHERE kind = 'input'")).scalar_one() == 0
     engine.dispose()
 
 
