@@ -233,8 +233,8 @@ def run_load(load_id: str) -> dict[str, Any]:
 
     A bulk load runs for minutes in this process without returning to the worker's loop, so a
     thread keeps the job's heartbeat fresh meanwhile; otherwise the sweep would take the job for
-    lost and enqueue it again (the second run would wait on the first's advisory lock and do
-    nothing, but it would tie up another worker).
+    lost and enqueue it again on every pass (each new run finds the first's advisory lock taken
+    and returns at once: harmless, but a job per sweep for as long as the load runs).
     """
     from mdm.services.loads import run_load as run
 
