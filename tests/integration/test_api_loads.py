@@ -15,14 +15,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mdm import runtime
-from mdm.bulk import bulk_load
 from mdm.db import dispose_engines
 from mdm.engines import reset_caches
 from mdm.migrate import upgrade
 from mdm.services import loads
 from mdm.settings import Settings
 from tests.conftest import Hub, WorkerProcess, _build_hub
-from tests.integration.test_bulk_load import febrl_file, small_file, snapshot
+from tests.integration.test_bulk_load import febrl_file, run, small_file, snapshot
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -53,14 +52,13 @@ def rows(url: str, sql: str) -> list[Any]:
 
 
 def cli_bulk_snapshot(tmp_path: Path, path: Path) -> Any:
-    """What ``mdm load --bulk`` makes of ``path`` in a fresh SQLite hub (the reference)."""
+    """What ``mdm load --bulk`` makes of ``path`` in a fresh SQLite hub (the reference); the hub
+    under test keeps its runtime settings."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'reference.sqlite3'}", redis_url=None)
     upgrade(settings.database_url)
     previous = runtime.settings()
-    runtime.configure(settings)
-    reset_caches()
     try:
-        bulk_load(settings, path, "erp", "customer")
+        run(settings, path, "bulk")
         return snapshot(settings.database_url)
     finally:
         dispose_engines()
