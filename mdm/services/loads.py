@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, func, insert, text, update
+from sqlalchemy import and_, delete, func, insert, or_, text, update
 from sqlalchemy import select as sa_select
 
 from mdm.db import UnitOfWork, get_engine
@@ -382,12 +382,14 @@ def retry_load(uow: UnitOfWork, load_id: str, mode: str | None) -> DataLoad:
 # --- the sweep ------------------------------------------------------------------------------
 
 
-def stale_loads(uow: UnitOfWork, older_than: Any) -> list[tuple[str, str | None]]:
-    """(id, job id) of loads still queued or running that began before ``older_than``."""
+def stale_loads(uow: UnitOfWork, older_than: Any, running_older_than: Any | None = None) -> list[tuple[str, str | None]]:
+    """(id, job id) of loads queued before ``older_than``, or running since before it (and before
+    ``running_older_than`` when given)."""
+    started_before = older_than if running_older_than is None else min(older_than, running_older_than)
     rows = uow.session.execute(
         sa_select(DataLoad.id, DataLoad.job_id)
-        .where(DataLoad.status.in_(("queued", "running")),  # type: ignore[attr-defined]
-               func.coalesce(DataLoad.started_at, DataLoad.created_at) <= older_than)
+        .where(or_(and_(DataLoad.status == "queued", DataLoad.created_at <= older_than),  # type: ignore[arg-type]
+                   and_(DataLoad.status == "running", DataLoad.started_at <= started_before)))  # type: ignore[arg-type, operator]
         .order_by(DataLoad.created_at)  # type: ignore[arg-type]
     ).all()
     return [(r[0], r[1]) for r in rows]

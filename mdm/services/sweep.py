@@ -115,13 +115,20 @@ def requeue_lost_loads(settings: Settings, *, older_than_seconds: int | None = N
     """Enqueue again the API loads (``POST …/loads``) still queued or running whose job is gone,
     finished, failed or silent. Each gets a new job id, stored before its job is enqueued. A load
     whose old job is in fact still running is safe too: the new run waits for nothing, it finds
-    the old run's advisory lock taken and does nothing (:mod:`mdm.services.loads`)."""
+    the old run's advisory lock taken and does nothing (:mod:`mdm.services.loads`).
+
+    Without Redis (the laptop default) a load runs inside the web request that sent it, and there
+    is neither a job to ask nor (on SQLite) a lock: a *running* load is only taken back once it
+    started more than ``MDM_LOAD_JOB_TIMEOUT`` ago, so ``mdm sweep`` does not start a second run
+    beside a slow first one."""
     from mdm.jobs import enqueue_load
     from mdm.services.loads import renew_job_id, stale_loads
 
     age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
     with UnitOfWork(settings) as uow:
-        stale = stale_loads(uow, utcnow() - timedelta(seconds=age))
+        now = utcnow()
+        stale = stale_loads(uow, now - timedelta(seconds=age),
+                            now - timedelta(seconds=settings.load_job_timeout) if settings.jobs_inline else None)
     if not stale:
         return {"loads_requeued": 0}
     live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})

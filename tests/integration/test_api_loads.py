@@ -234,6 +234,37 @@ def test_a_body_shorter_than_its_content_length_stores_nothing(hub: Hub) -> None
     assert rows(hub.settings.database_url, "SELECT count(*) FROM data_load_chunk")[0][0] == 0
 
 
+def test_an_inline_sweep_leaves_a_running_load_alone_until_its_time_limit(hub: Hub, tmp_path: Path) -> None:
+    """Without Redis nothing can say whether a running load's process is alive: the sweep takes it
+    back only after MDM_LOAD_JOB_TIMEOUT; a queued one (its request died before running it) at once."""
+    from datetime import timedelta
+
+    from mdm.db import UnitOfWork
+    from mdm.models import DataLoad, utcnow
+    from mdm.services.sweep import requeue_lost_loads
+
+    ids = []
+    for _ in range(2):
+        with UnitOfWork(hub.settings) as uow:
+            ids.append(loads.stage_load(uow, "erp", "customer", io.BytesIO(small_file(tmp_path).read_bytes()),
+                                        fmt="jsonl", mode="auto", max_bytes=10**6).id)
+            uow.commit()
+    running, queued = ids
+    with UnitOfWork(hub.settings) as uow:  # as a web process that is still loading it would have left it
+        load = uow.session.get(DataLoad, running)
+        load.status, load.attempt, load.started_at = "running", 1, utcnow() - timedelta(minutes=5)
+        uow.session.add(load)
+        uow.commit()
+    assert requeue_lost_loads(hub.settings, older_than_seconds=0) == {"loads_requeued": 1}
+    assert hub.get(f"/loads/{queued}").get_json()["status"] == "done_with_rejects"
+    assert hub.get(f"/loads/{running}").get_json()["status"] == "running"
+    later = dataclasses.replace(hub.settings, load_job_timeout=60)  # five minutes is past this limit
+    assert requeue_lost_loads(later, older_than_seconds=0) == {"loads_requeued": 1}
+    resumed = hub.get(f"/loads/{running}").get_json()  # the domain holds the other load now: batches, unchanged
+    assert (resumed["status"], resumed["path"], resumed["attempt"], resumed["outcomes"]) == (
+        "done_with_rejects", "stream", 2, {"unchanged": 6})
+
+
 def test_a_load_is_seen_only_by_its_source_and_stewards(hub: Hub, tmp_path: Path) -> None:
     load_id = post_load(hub, small_file(tmp_path).read_bytes()).get_json()["load_id"]
     assert hub.get(f"/loads/{load_id}", role="erp").status_code == 200
