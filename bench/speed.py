@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -390,13 +391,11 @@ def wait_until_resolved(url: str, timeout: float = 3600.0) -> None:
         engine.dispose()
 
 
-def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fresh: bool = True) -> dict[str, Any]:
-    """API (in-process Flask client) → Redis → 2 ``mdm worker`` processes → goldens; records/s and RSS.
-
-    ``fresh=False`` streams into what the database already holds (a kept bulk-loaded hub).
-    """
-    from redis import Redis
-
+@contextlib.contextmanager
+def api_and_workers(db: Database, queue: str, count: int) -> Iterator[tuple[Any, dict[str, str], list[Any], RssSampler]]:
+    """The hub's Flask app in this process (test client, a fresh ``erp`` source key) beside
+    ``count`` real ``mdm worker --queue <queue>`` processes without sweep, their RSS sampled;
+    yields (client, auth headers, worker processes, sampler) and stops the workers on exit."""
     from api import create_app
     from mdm import runtime
     from mdm.db import UnitOfWork
@@ -404,26 +403,41 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
     from mdm.services.apikeys import create_key
     from tests.conftest import worker_env
 
-    if fresh:
-        db.truncate()
-    prefix = "" if fresh else f"stream{uuid.uuid4().hex[:4]}-"  # new source ids beside the stored ones
-    goldens_before = db.scalar("SELECT count(*) FROM golden_record WHERE status = 'active'")
     settings = settings_for(db.url, REDIS_URL)
-    Redis.from_url(REDIS_URL).flushdb()
     runtime.configure(settings)
     reset_caches()
     with UnitOfWork(settings) as uow:
         key = create_key(uow, f"bench-{uuid.uuid4().hex[:4]}", "source", "erp")[1]
         uow.commit()
     env = worker_env(settings)
-    workers = [subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", "resolve", "--no-sweep"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", queue, "--no-sweep"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+               for _ in range(count)]
     sampler = RssSampler([w.pid for w in workers])
     sampler.start()
     try:
         time.sleep(2.0)  # workers up
-        client = create_app(settings=settings).test_client()
-        headers = {"Authorization": f"Bearer {key}"}
+        yield create_app(settings=settings).test_client(), {"Authorization": f"Bearer {key}"}, workers, sampler
+    finally:
+        sampler.stop_flag.set()
+        for w in workers:
+            w.terminate()
+            w.wait(timeout=60)
+
+
+def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fresh: bool = True) -> dict[str, Any]:
+    """API (in-process Flask client) → Redis → 2 ``mdm worker`` processes → goldens; records/s and RSS.
+
+    ``fresh=False`` streams into what the database already holds (a kept bulk-loaded hub).
+    """
+    from redis import Redis
+
+    if fresh:
+        db.truncate()
+    prefix = "" if fresh else f"stream{uuid.uuid4().hex[:4]}-"  # new source ids beside the stored ones
+    goldens_before = db.scalar("SELECT count(*) FROM golden_record WHERE status = 'active'")
+    Redis.from_url(REDIS_URL).flushdb()
+    with api_and_workers(db, "resolve", 2) as (client, headers, workers, sampler):
         meter = CpuMeter([w.pid for w in workers])
         cpu_before = meter.snapshot()
         start = time.perf_counter()
@@ -436,11 +450,6 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
         wait_until_resolved(db.url)
         elapsed = time.perf_counter() - start
         cpu = CpuMeter.per_record_ms(cpu_before, meter.snapshot(), len(rows))
-    finally:
-        sampler.stop_flag.set()
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=30)
     goldens = db.scalar("SELECT count(*) FROM golden_record WHERE status = 'active'")
     return {"records": len(rows), "api_accept_seconds": round(accepted, 2), "seconds": round(elapsed, 2),
             "records_per_second": round(len(rows) / elapsed, 1), "goldens_before": goldens_before, "goldens": goldens,
@@ -458,30 +467,10 @@ def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> 
     (in-process Flask client, the body streamed from the file), staging in PostgreSQL, one real
     ``mdm worker --queue maintenance`` that runs the bulk path; seconds from the first byte sent to
     ``status: done``, and the ratio to ``bulk_load`` called directly on the file."""
-    from api import create_app
-    from mdm import runtime
-    from mdm.db import UnitOfWork
-    from mdm.engines import reset_caches
-    from mdm.services.apikeys import create_key
-    from tests.conftest import worker_env
-
     db.truncate()
-    settings = settings_for(db.url, REDIS_URL)
-    runtime.configure(settings)
-    reset_caches()
-    with UnitOfWork(settings) as uow:
-        key = create_key(uow, f"bench-{uuid.uuid4().hex[:4]}", "source", "erp")[1]
-        uow.commit()
-    worker = subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", "maintenance", "--no-sweep"],
-                              env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    sampler = RssSampler([worker.pid])
-    sampler.start()
-    try:
-        time.sleep(2.0)  # worker up
+    with api_and_workers(db, "maintenance", 1) as (client, headers, [worker], sampler):
         rss_idle = _rss_mib(worker.pid)
-        client = create_app(settings=settings).test_client()
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+        headers = {**headers, "Content-Type": "application/x-ndjson"}
         start = time.perf_counter()
         with path.open("rb") as body:
             response = client.post("/api/v1/sources/erp/customer/loads", data=body, headers=headers)
@@ -495,10 +484,6 @@ def measure_api_load(db: Database, path: Path, direct_seconds: float | None) -> 
             time.sleep(0.5)
         elapsed = time.perf_counter() - start
         rss_after = _rss_mib(worker.pid)
-    finally:
-        sampler.stop_flag.set()
-        worker.terminate()
-        worker.wait(timeout=60)
     assert status["status"] != "failed", status
     out = {"records": status["total"], "stored": status["stored"], "path": status["path"], "goldens": status["goldens"],
            "file_mib": round(path.stat().st_size / 2**20, 1), "upload_and_stage_seconds": round(uploaded, 2),

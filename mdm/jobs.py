@@ -122,9 +122,16 @@ def _keep_alive(settings: Settings) -> None:
             return
         last = job.last_heartbeat or job.started_at
         if last is None or (now() - (last if last.tzinfo else last.replace(tzinfo=UTC))).total_seconds() >= settings.job_heartbeat_seconds:
-            job.heartbeat(now(), settings.job_heartbeat_seconds * 2 + 60)
+            _beat(job, settings)
     except Exception:  # noqa: BLE001 - a missed beat costs at worst a duplicate (idempotent) resolve
         log.warning("could not refresh the job heartbeat", exc_info=True)
+
+
+def _beat(job: Any, settings: Settings) -> None:
+    """Refresh ``job``'s heartbeat now; it stays valid for twice the interval plus a minute."""
+    from rq.utils import now
+
+    job.heartbeat(now(), settings.job_heartbeat_seconds * 2 + 60)
 
 
 def _discard(conn: Connection | None) -> None:
@@ -255,7 +262,6 @@ def enqueue_load(load_id: str, job_id: str) -> str:
 def _heartbeat_thread(settings: Settings) -> Iterator[None]:
     """Refresh the current RQ job's heartbeat every ``job_heartbeat_seconds`` until the block ends."""
     from rq import get_current_job
-    from rq.utils import now
 
     job = get_current_job()
     if job is None:  # inline: no job, no sweep watching it
@@ -266,7 +272,7 @@ def _heartbeat_thread(settings: Settings) -> Iterator[None]:
     def beat() -> None:
         while not stop.wait(settings.job_heartbeat_seconds):
             try:
-                job.heartbeat(now(), settings.job_heartbeat_seconds * 2 + 60)
+                _beat(job, settings)
             except Exception:  # noqa: BLE001 - a missed beat costs at worst a duplicate run, which waits
                 log.warning("could not refresh the load job's heartbeat", exc_info=True)
 

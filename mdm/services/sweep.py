@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import UTC, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import select
@@ -71,6 +72,13 @@ def _live_jobs(settings: Settings, job_ids: set[str]) -> set[str]:
     return live
 
 
+def _without_live_job(settings: Settings, stale: list[tuple[Any, str | None]]) -> list[Any]:
+    """The ids of ``(id, job id)`` pairs whose job will not run by itself (none without Redis:
+    nothing is queued there, so every stale id is lost)."""
+    live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
+    return [item for item, job_id in stale if not job_id or job_id not in live]
+
+
 def _heartbeat_lost(settings: Settings, job: object) -> bool:
     beat = getattr(job, "last_heartbeat", None) or getattr(job, "started_at", None)
     if beat is None:
@@ -98,8 +106,7 @@ def sweep_lost_records(settings: Settings, *, older_than_seconds: int | None = N
         stale = stale_pending(settings, older_than_seconds=older_than_seconds)
         if not stale:
             return {"stale": 0, "requeued": 0, **loads}
-        live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
-        lost = [record_id for record_id, job_id in stale if not job_id or job_id not in live]
+        lost = _without_live_job(settings, stale)
         if lost:
             log.warning("sweep re-enqueues %d records whose jobs were lost", len(lost))
             enqueue_resolve(lost, correlation_id="sweep")
@@ -131,8 +138,7 @@ def requeue_lost_loads(settings: Settings, *, older_than_seconds: int | None = N
                             now - timedelta(seconds=settings.load_job_timeout) if settings.jobs_inline else None)
     if not stale:
         return {"loads_requeued": 0}
-    live = set() if settings.jobs_inline else _live_jobs(settings, {j for _, j in stale if j})
-    lost = [load_id for load_id, job_id in stale if not job_id or job_id not in live]
+    lost = _without_live_job(settings, stale)
     for load_id in lost:
         with UnitOfWork(settings) as uow:
             job_id = renew_job_id(uow, load_id)
