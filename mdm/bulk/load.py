@@ -54,6 +54,7 @@ from sqlalchemy import text
 from matching import MatchEngine, PreparedRecord
 from mdm.bulk.cluster import Clustering, cluster_records, explain, resolved_cluster
 from mdm.bulk.copytext import format_rows, json_columns
+from mdm.bulk.indexes import deferrable_indexes, drop_indexes, rebuild_indexes
 from mdm.bulk.parallel import forked_pool, state
 from mdm.db import UnitOfWork, get_engine
 from mdm.engines import match_engine, survivorship_engine
@@ -201,7 +202,7 @@ def bulk_load(
     if settings.is_sqlite:
         report.goldens = _write_sqlite(settings, job, before_commit)
     else:
-        report.goldens = _write_postgres(settings, job, max(1, settings.bulk_workers), before_commit)
+        report.goldens = _write_postgres(settings, job, max(1, settings.bulk_workers), report.timings, before_commit)
     report.timings["write"] = time.perf_counter() - mark
     report.stored = len(records)
     report.timings["total"] = time.perf_counter() - started
@@ -293,16 +294,34 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterable[list[Any]]:
         yield chunk
 
 
-def _claim_empty_domain(uow: UnitOfWork, domain: str) -> None:
+def _claim_empty_domain(uow: UnitOfWork, domain: str) -> list[str]:
     """Block concurrent writers of source and golden records for the load's short write phase,
     then check again that the domain is empty (it may have received records meanwhile).
 
     On PostgreSQL a SHARE ROW EXCLUSIVE table lock (readers continue); SQLite has one writer.
+    Loaded tables that hold no row at all (an initial load into an empty hub) are locked ACCESS
+    EXCLUSIVE instead and returned: their indexes are built after the COPY (:mod:`mdm.bulk.indexes`).
+    The first emptiness test runs without locks and is then rolled back, so two loads never hold
+    a weak lock while they wait for a strong one (a lock upgrade deadlock); it is repeated once
+    the locks are held.
     """
+    empty: list[str] = []
     if uow.dialect == "postgresql":
-        uow.session.execute(text("LOCK TABLE source_record, golden_record IN SHARE ROW EXCLUSIVE MODE"))
+        candidates = [name for name in _TABLES if _table_is_empty(uow, name)]
+        uow.session.rollback()
+        if candidates:
+            uow.session.execute(text(f"LOCK TABLE {', '.join(candidates)} IN ACCESS EXCLUSIVE MODE"))
+        shared = [name for name in _TABLES if name in ("golden_record", "source_record") and name not in candidates]
+        if shared:
+            uow.session.execute(text(f"LOCK TABLE {', '.join(shared)} IN SHARE ROW EXCLUSIVE MODE"))
+        empty = [name for name in candidates if _table_is_empty(uow, name)]
     if not domain_is_empty(uow, domain):
         raise NotEmpty(f"the {domain} domain received records while the file was prepared; nothing was written")
+    return empty
+
+
+def _table_is_empty(uow: UnitOfWork, table: str) -> bool:
+    return uow.session.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")).scalar_one()
 
 
 def _reserve_ids(uow: UnitOfWork, table: str, n: int) -> list[int]:
@@ -535,14 +554,16 @@ def _task_records(bounds: tuple[int, int]) -> _Formatted:
 
 
 # --- writers --------------------------------------------------------------------------------
-def _write_postgres(settings: Settings, job: _WriteJob, workers: int,
+def _write_postgres(settings: Settings, job: _WriteJob, workers: int, timings: dict[str, float],
                     before_commit: Callable[[UnitOfWork], None] | None = None) -> int:
     """PostgreSQL: rows built and formatted on the pool, streamed with COPY in one transaction.
 
     ``golden_record`` and ``source_record`` are copied while the pool produces them (foreign keys
     point from the rest to these two); the other tables' text waits in spool files on disk, so
     memory holds a few tasks' output, not the load's. Ids and account numbers are drawn from
-    their sequences first (a failed load burns them; they are never reused).
+    their sequences first (a failed load burns them; they are never reused). Tables empty before
+    the load get their indexes built after the COPY (:mod:`mdm.bulk.indexes`). ``timings`` receives
+    the write phase's parts (``write_*``, seconds).
     """
     with UnitOfWork(settings) as uow:
         job.ids = _reserve_ids(uow, "source_record", len(job.records))
@@ -555,17 +576,29 @@ def _write_postgres(settings: Settings, job: _WriteJob, workers: int,
             plan = _number_plan(job, erp_of, lambda n: _account_sequence(uow, n))
             uow.commit()
         with UnitOfWork(settings) as uow, _Spool() as spool:
-            _claim_empty_domain(uow, job.domain)
+            deferred = deferrable_indexes(uow.session, _claim_empty_domain(uow, job.domain))
+            drop_indexes(uow.session, deferred)
             raw = uow.session.connection().connection.driver_connection
+            mark = time.perf_counter()
             with raw.cursor() as cur:  # type: ignore[union-attr]
                 _copy_stream(cur, "golden_record", pool_map(_task_goldens, _chunks(plan, WRITE_TASK_SIZE)), spool)
                 bounds = [(i, min(i + WRITE_TASK_SIZE, len(job.records))) for i in range(0, len(job.records), WRITE_TASK_SIZE)]
                 _copy_stream(cur, "source_record", pool_map(_task_records, bounds), spool)
+                timings["write_rows"] = time.perf_counter() - mark
+                mark = time.perf_counter()
                 for table in ("match_key", "golden_version", "review_item", "outbox_event"):
                     spool.copy_into(cur, table)
+            timings["write_spooled"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            rebuild_indexes(uow.session, deferred)
+            timings["write_indexes"] = time.perf_counter() - mark
             _after_write(uow, len(plan), before_commit)
+            mark = time.perf_counter()
             uow.commit()
+            timings["write_commit"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     _analyze(settings)
+    timings["write_vacuum_analyze"] = time.perf_counter() - mark
     return len(plan)
 
 
