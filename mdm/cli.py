@@ -96,8 +96,7 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            # a request (a large file sent to POST …/loads on a slow link) must finish within this
-            self.cfg.set("timeout", int(os.environ.get("MDM_WEB_TIMEOUT", "120")))
+            self.cfg.set("timeout", settings.web_timeout)
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:

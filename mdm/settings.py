@@ -54,6 +54,9 @@ class Settings:
     max_load_bytes: int = 4 * 1024**3
     #: RQ time limit of one load job (seconds): a 1,000,000-record bulk load took 16 minutes here
     load_job_timeout: int = 6 * 3600
+    #: seconds one request may take under ``mdm serve`` (gunicorn's worker timeout): a large file
+    #: sent to ``POST …/loads`` over a slow link must arrive within it
+    web_timeout: int = 120
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -76,6 +79,7 @@ class Settings:
             "bulk_workers": _int("MDM_BULK_WORKERS", os.cpu_count() or 1),
             "max_load_bytes": _int("MDM_MAX_LOAD_BYTES", 4 * 1024**3),
             "load_job_timeout": _int("MDM_LOAD_JOB_TIMEOUT", 6 * 3600),
+            "web_timeout": _int("MDM_WEB_TIMEOUT", 120),
             "retry_intervals": tuple(int(x) for x in (env.get("MDM_RETRY_INTERVALS") or "5,30,120,600").split(",")),
         }
         values.update(overrides)

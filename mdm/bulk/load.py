@@ -134,6 +134,16 @@ def domain_is_empty(uow: UnitOfWork, domain: str) -> bool:
 
 
 @contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Add the block's wall time (seconds) to ``timings[name]`` (the report's phases)."""
+    mark = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - mark
+
+
+@contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector (a context manager, also usable as a decorator)."""
     enabled = gc.isenabled()
@@ -183,10 +193,9 @@ def bulk_load(
     records = _read(path, system, domain, engine, report, progress, max(1, settings.bulk_workers))
     report.timings["read_prepare"] = time.perf_counter() - started
 
-    mark = time.perf_counter()
-    clustering = cluster_records(engine, [r.prepared for r in records], [r.keys for r in records],
-                                 [r.deleted for r in records], max(1, settings.bulk_workers))
-    report.timings["block_score_cluster"] = time.perf_counter() - mark
+    with _timed(report.timings, "block_score_cluster"):
+        clustering = cluster_records(engine, [r.prepared for r in records], [r.keys for r in records],
+                                     [r.deleted for r in records], max(1, settings.bulk_workers))
     report.pairs = clustering.stats.pairs
     report.on_demand_scores = clustering.on_demand_scores
     report.oversized_keys = clustering.stats.oversized
@@ -196,14 +205,13 @@ def bulk_load(
     if clustering.stats.oversized:
         log.warning("bulk load: %d oversized blocking keys skipped", len(clustering.stats.oversized))
 
-    mark = time.perf_counter()
-    surv, rules_hash = survivorship_engine(domain, settings.rules_dir)
-    job = _WriteJob(source, domain, engine, records, clustering, correlation_id, utcnow(), surv, rules_hash)
-    if settings.is_sqlite:
-        report.goldens = _write_sqlite(settings, job, before_commit)
-    else:
-        report.goldens = _write_postgres(settings, job, max(1, settings.bulk_workers), report.timings, before_commit)
-    report.timings["write"] = time.perf_counter() - mark
+    with _timed(report.timings, "write"):
+        surv, rules_hash = survivorship_engine(domain, settings.rules_dir)
+        job = _WriteJob(source, domain, engine, records, clustering, correlation_id, utcnow(), surv, rules_hash)
+        if settings.is_sqlite:
+            report.goldens = _write_sqlite(settings, job, before_commit)
+        else:
+            report.goldens = _write_postgres(settings, job, max(1, settings.bulk_workers), report.timings, before_commit)
     report.stored = len(records)
     report.timings["total"] = time.perf_counter() - started
     return report
@@ -579,26 +587,21 @@ def _write_postgres(settings: Settings, job: _WriteJob, workers: int, timings: d
             deferred = deferrable_indexes(uow.session, _claim_empty_domain(uow, job.domain))
             drop_indexes(uow.session, deferred)
             raw = uow.session.connection().connection.driver_connection
-            mark = time.perf_counter()
             with raw.cursor() as cur:  # type: ignore[union-attr]
-                _copy_stream(cur, "golden_record", pool_map(_task_goldens, _chunks(plan, WRITE_TASK_SIZE)), spool)
-                bounds = [(i, min(i + WRITE_TASK_SIZE, len(job.records))) for i in range(0, len(job.records), WRITE_TASK_SIZE)]
-                _copy_stream(cur, "source_record", pool_map(_task_records, bounds), spool)
-                timings["write_rows"] = time.perf_counter() - mark
-                mark = time.perf_counter()
-                for table in ("match_key", "golden_version", "review_item", "outbox_event"):
-                    spool.copy_into(cur, table)
-            timings["write_spooled"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            rebuild_indexes(uow.session, deferred)
-            timings["write_indexes"] = time.perf_counter() - mark
+                with _timed(timings, "write_rows"):
+                    _copy_stream(cur, "golden_record", pool_map(_task_goldens, _chunks(plan, WRITE_TASK_SIZE)), spool)
+                    bounds = [(i, min(i + WRITE_TASK_SIZE, len(job.records))) for i in range(0, len(job.records), WRITE_TASK_SIZE)]
+                    _copy_stream(cur, "source_record", pool_map(_task_records, bounds), spool)
+                with _timed(timings, "write_spooled"):
+                    for table in ("match_key", "golden_version", "review_item", "outbox_event"):
+                        spool.copy_into(cur, table)
+            with _timed(timings, "write_indexes"):
+                rebuild_indexes(uow.session, deferred)
             _after_write(uow, len(plan), before_commit)
-            mark = time.perf_counter()
-            uow.commit()
-            timings["write_commit"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    _analyze(settings)
-    timings["write_vacuum_analyze"] = time.perf_counter() - mark
+            with _timed(timings, "write_commit"):
+                uow.commit()
+    with _timed(timings, "write_vacuum_analyze"):
+        _analyze(settings)
     return len(plan)
 
 
