@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import class_mapper, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, create_engine
 
 from mdm.settings import Settings
@@ -125,6 +125,24 @@ def one_or_many(params: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str,
 
 def mark_written(obj: Any, values: dict[str, Any]) -> None:
     """Record ``values`` as ``obj``'s committed state after a Core statement wrote them, so the
-    ORM object stays current without issuing its own UPDATE for those columns at flush time."""
-    for column, value in values.items():
-        set_committed_value(obj, column, value)
+    ORM object stays current without issuing its own UPDATE for those columns at flush time.
+
+    Column attributes only. What ``set_committed_value`` does for one attribute, for all of them
+    at once: the values into the instance dict, then one commit of those keys (no pending change,
+    no expiry left for them)."""
+    state = instance_state(obj)
+    state.dict.update(values)
+    state._commit(state.dict, list(values))  # noqa: SLF001 - set_committed_value's own step
+
+
+Model = TypeVar("Model")
+
+
+def as_loaded(model: type[Model], values: dict[str, Any]) -> Model:
+    """An instance of the mapped ``model`` built the way SQLAlchemy builds one it loads from a
+    row: without ``__init__`` (SQLModel validates every value there with pydantic and tracks it
+    as a change), every value set as committed state. Transient until added to a session (see
+    ``make_transient_to_detached`` for one written with a Core INSERT)."""
+    obj = class_mapper(model, configure=True).class_manager.new_instance()  # mappers configured first, as a query would
+    mark_written(obj, values)
+    return obj

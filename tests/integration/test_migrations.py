@@ -119,3 +119,47 @@ def test_match_key_primary_key_migration_keeps_every_key_both_ways(dialect: str,
         engine.dispose()
         assert _match_key_shape(url)[0] == ["domain", "key", "source_record_id"]
         assert diff(url) == []
+
+
+# --- 0007: JSONB values compressed with LZ4 -------------------------------------------------------
+def _jsonb_compression(url: str) -> dict[str, str]:
+    """Column -> its compression method ('' = the server default, pglz) for every JSONB column."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND a.atttypid = 'jsonb'::regtype AND a.attnum > 0 "
+            "AND NOT a.attisdropped AND c.relkind = 'r'").all()
+    engine.dispose()
+    return {column: {"l": "lz4", "p": "pglz", "": ""}[method] for column, method in rows}
+
+
+def test_jsonb_columns_are_lz4_compressed_and_large_values_are_stored_so(tmp_path: Path) -> None:
+    with fresh_pg_database(migrate=False) as url:
+        upgrade(url, "0006")
+        before = _jsonb_compression(url)
+        assert "source_record.match_explanation" in before and "golden_version.lineage" in before
+        assert set(before.values()) == {""}
+        upgrade(url)
+        assert _jsonb_compression(url) == {column: "lz4" for column in before}  # every one, none missed
+        settings = Settings(database_url=url, redis_url=None)
+        runtime.configure(settings)
+        reset_caches()
+        data = tmp_path / "customers.jsonl"
+        # a note long enough (and varied enough) that the stored row must be compressed
+        note = " ".join(f"visit {i} went well" for i in range(400))
+        data.write_text("".join(json.dumps({"source_id": f"c{i}", "fields": {**f, "Note": note}}) + "\n"
+                                for i, f in enumerate(CUSTOMERS)))
+        load_file(settings, data, "erp", "customer")
+        dispose_engines()
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            methods = {row[0] for row in conn.exec_driver_sql(
+                "SELECT pg_column_compression(fields) FROM source_record")}
+            lineage = {row[0] for row in conn.exec_driver_sql(
+                "SELECT pg_column_compression(lineage) FROM golden_version")}
+        engine.dispose()
+        assert methods == {"lz4"} and lineage == {"lz4"}
+        command.downgrade(alembic_config(url), "0006")
+        assert set(_jsonb_compression(url).values()) == {"pglz"}
