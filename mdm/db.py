@@ -8,7 +8,7 @@ written inside the same unit, so nothing is published that was not committed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -121,6 +121,18 @@ def one_or_many(params: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str,
     an executemany (psycopg's executemany costs more than an execute for one row, and the
     one-record path is the latency-critical one)."""
     return params[0] if len(params) == 1 else params
+
+
+def pg_array(values: Iterable[str] | Iterable[int]) -> str:
+    """A PostgreSQL array literal (``{"a","b"}``, ``{1,2}``) for a parameter the statement casts
+    (``CAST(:keys AS varchar[])``). Why: psycopg builds an array parameter element by element in
+    Python — 2.4 % of a resolve worker's samples for the ~360 blocking keys and lock numbers of
+    each group — while one string is sent as it is. Text elements are quoted and escaped, so any
+    text (commas, quotes, backslashes, braces, the word NULL) arrives unchanged."""
+    items = list(values)
+    if all(type(v) is int for v in items):
+        return "{" + ",".join(map(str, items)) + "}"
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items) + "}"
 
 
 def mark_written(obj: Any, values: dict[str, Any]) -> None:

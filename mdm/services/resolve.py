@@ -26,7 +26,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import select
 
 from matching.engine import EXPLAINED_CANDIDATES
-from mdm.db import UnitOfWork, mark_written, one_or_many
+from mdm.db import UnitOfWork, mark_written, one_or_many, pg_array
 from mdm.engines import match_engine
 from mdm.models import (
     Batch,
@@ -77,7 +77,7 @@ def lock_domain_keys(uow: UnitOfWork, domain_keys: list[tuple[str, str]]) -> Non
     numbers = sorted({advisory_key(d, k) for d, k in domain_keys})
     uow.session.execute(
         text("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(CAST(:ks AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
-        {"ks": numbers},
+        {"ks": pg_array(numbers)},
     )
 
 
@@ -208,7 +208,7 @@ def lookup_candidates(
     excluded: set[str] = set()
     members: dict[str, list[dict[str, Any]]] = {}
     rows = uow.session.execute(
-        _PG_LOOKUP, {"keys": list(keys), "domain": record.domain, "rid": record.id, "hash": record.content_hash}
+        _PG_LOOKUP, {"keys": pg_array(keys), "domain": record.domain, "rid": record.id, "hash": record.content_hash}
     ).all()
     for kind, value, _member_id, prepared in rows:
         if kind == 0:
@@ -523,7 +523,7 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
             del values["warnings"]  # unchanged: not written (as the ORM would not write it)
         stored.append((record, values))
         params.append({**values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
-                       "rid": record.id, "domain": record.domain, "keys": list(keys)})
+                       "rid": record.id, "domain": record.domain, "keys": pg_array(keys)})
     if uow.dialect == "postgresql":
         if params:
             uow.session.execute(_PG_RESOLVED, one_or_many(params))

@@ -35,7 +35,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import text
 
 from matching import MatchEngine, PreparedRecord
-from mdm.db import UnitOfWork
+from mdm.db import UnitOfWork, pg_array
 from mdm.engines import FUZZY_DOMAINS, match_engine
 from mdm.models import GoldenRecord, MatchKey, MatchLabel, ReviewItem, SourceRecord
 from mdm.services import golden as golden_service
@@ -158,7 +158,7 @@ def _read_view(uow: UnitOfWork, plans: list[_Planned]) -> _View:
     keys = sorted({k for p in plans for k in p.keys})
     block: dict[str, list[int]] = defaultdict(list)
     if uow.dialect == "postgresql":
-        rows = uow.session.execute(_PG_BLOCKS, {"keys": keys, "domain": domain}).all()
+        rows = uow.session.execute(_PG_BLOCKS, {"keys": pg_array(keys), "domain": domain}).all()
     else:
         rows = uow.session.execute(
             sa_select(MatchKey.key, MatchKey.source_record_id).where(MatchKey.domain == domain, MatchKey.key.in_(keys))  # type: ignore[attr-defined]
