@@ -35,9 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.speed import REDIS_URL, CpuMeter, Database, hub_fields, people, settings_for  # noqa: E402
+from bench.speed import REDIS_URL, CpuMeter, Database, api_client, people, post_people, settings_for  # noqa: E402
 
-BATCH = 5000
 CHUNK = 100
 
 
@@ -50,29 +49,13 @@ def measure(warm: int, timed: int, *, callgrind: bool = False, profile: Path | N
     from redis import Redis
     from sqlalchemy import create_engine, text
 
-    from api import create_app
-    from mdm import runtime
-    from mdm.db import UnitOfWork
-    from mdm.engines import reset_caches
     from mdm.jobs import resolve_records
-    from mdm.services.apikeys import create_key
 
     db = Database()
     try:
-        settings = settings_for(db.url, REDIS_URL)
-        runtime.configure(settings)
-        reset_caches()
         Redis.from_url(REDIS_URL).flushdb()
-        with UnitOfWork(settings) as uow:
-            key = create_key(uow, "resolve-cpu", "source", "erp")[1]
-            uow.commit()
-        client = create_app(settings=settings).test_client()
-        rows = people(warm + timed, seed=11)
-        for i in range(0, len(rows), BATCH):
-            body = {"records": [{"source_id": uid, "fields": hub_fields(r), "updated_at": "2026-01-01T00:00:00Z"}
-                                for uid, r in rows[i:i + BATCH]]}
-            response = client.post("/api/v1/sources/erp/customer/batches", json=body, headers={"Authorization": f"Bearer {key}"})
-            assert response.status_code == 202, response.get_json()
+        client, headers = api_client(settings_for(db.url, REDIS_URL))
+        post_people(client, headers, people(warm + timed, seed=11))
         engine = create_engine(db.url)
         with engine.connect() as conn:
             ids = list(conn.execute(text("SELECT id FROM source_record ORDER BY id")).scalars())
@@ -101,8 +84,7 @@ def measure(warm: int, timed: int, *, callgrind: bool = False, profile: Path | N
             _callgrind(False)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         parts = CpuMeter.per_record_ms(before, meter.snapshot(), timed)
-        with create_engine(db.url).connect() as conn:
-            pending = conn.execute(text("SELECT count(*) FROM source_record WHERE match_status = 'pending'")).scalar_one()
+        pending = db.scalar("SELECT count(*) FROM source_record WHERE match_status = 'pending'")
         assert pending == 0, f"{pending} records left unresolved"
         return {"warm": warm, "timed": timed, "python_cpu_ms_per_record": round(1000 * cpu / timed, 3),
                 "postgres_cpu_ms_per_record": parts.get("postgres", float("nan")),

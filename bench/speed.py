@@ -391,24 +391,41 @@ def wait_until_resolved(url: str, timeout: float = 3600.0) -> None:
         engine.dispose()
 
 
-@contextlib.contextmanager
-def api_and_workers(db: Database, queue: str, count: int) -> Iterator[tuple[Any, dict[str, str], list[Any], RssSampler]]:
-    """The hub's Flask app in this process (test client, a fresh ``erp`` source key) beside
-    ``count`` real ``mdm worker --queue <queue>`` processes without sweep, their RSS sampled;
-    yields (client, auth headers, worker processes, sampler) and stops the workers on exit."""
+def api_client(settings: Any) -> tuple[Any, dict[str, str]]:
+    """The hub's Flask app in this process, configured with ``settings``: (test client, auth
+    headers of a fresh ``erp`` source key)."""
     from api import create_app
     from mdm import runtime
     from mdm.db import UnitOfWork
     from mdm.engines import reset_caches
     from mdm.services.apikeys import create_key
-    from tests.conftest import worker_env
 
-    settings = settings_for(db.url, REDIS_URL)
     runtime.configure(settings)
     reset_caches()
     with UnitOfWork(settings) as uow:
         key = create_key(uow, f"bench-{uuid.uuid4().hex[:4]}", "source", "erp")[1]
         uow.commit()
+    return create_app(settings=settings).test_client(), {"Authorization": f"Bearer {key}"}
+
+
+def post_people(client: Any, headers: dict[str, str], rows: list[tuple[str, dict[str, str]]], prefix: str = "") -> None:
+    """Send ``rows`` as ``erp`` customers through ``POST …/batches``, 5,000 per batch (all accepted)."""
+    for i in range(0, len(rows), 5000):
+        body = {"records": [{"source_id": prefix + uid, "fields": hub_fields(r), "updated_at": "2026-01-01T00:00:00Z"}
+                            for uid, r in rows[i:i + 5000]]}
+        response = client.post("/api/v1/sources/erp/customer/batches", json=body, headers=headers)
+        assert response.status_code == 202, response.get_json()
+
+
+@contextlib.contextmanager
+def api_and_workers(db: Database, queue: str, count: int) -> Iterator[tuple[Any, dict[str, str], list[Any], RssSampler]]:
+    """The hub's Flask app in this process (:func:`api_client`) beside ``count`` real
+    ``mdm worker --queue <queue>`` processes without sweep, their RSS sampled; yields (client,
+    auth headers, worker processes, sampler) and stops the workers on exit."""
+    from tests.conftest import worker_env
+
+    settings = settings_for(db.url, REDIS_URL)
+    client, headers = api_client(settings)
     env = worker_env(settings)
     workers = [subprocess.Popen([sys.executable, "-m", "mdm.cli", "worker", "--queue", queue, "--no-sweep"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -417,7 +434,7 @@ def api_and_workers(db: Database, queue: str, count: int) -> Iterator[tuple[Any,
     sampler.start()
     try:
         time.sleep(2.0)  # workers up
-        yield create_app(settings=settings).test_client(), {"Authorization": f"Bearer {key}"}, workers, sampler
+        yield client, headers, workers, sampler
     finally:
         sampler.stop_flag.set()
         for w in workers:
@@ -441,11 +458,7 @@ def measure_streaming(db: Database, rows: list[tuple[str, dict[str, str]]], fres
         meter = CpuMeter([w.pid for w in workers])
         cpu_before = meter.snapshot()
         start = time.perf_counter()
-        for i in range(0, len(rows), 5000):
-            body = {"records": [{"source_id": prefix + uid, "fields": hub_fields(r), "updated_at": "2026-01-01T00:00:00Z"}
-                                for uid, r in rows[i:i + 5000]]}
-            response = client.post("/api/v1/sources/erp/customer/batches", json=body, headers=headers)
-            assert response.status_code == 202, response.get_json()
+        post_people(client, headers, rows, prefix)
         accepted = time.perf_counter() - start
         wait_until_resolved(db.url)
         elapsed = time.perf_counter() - start

@@ -515,6 +515,7 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
     at flush time.
     """
     now = utcnow()
+    on_postgres = uow.dialect == "postgresql"
     stored, params = [], []
     for record, keys, given in resolutions:
         values = {**given, "resolved_hash": record.content_hash, "resolved_at": now, "last_error": None}
@@ -522,9 +523,10 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
         if keep_warnings:
             del values["warnings"]  # unchanged: not written (as the ORM would not write it)
         stored.append((record, values))
-        params.append({**values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
-                       "rid": record.id, "domain": record.domain, "keys": pg_array(keys)})
-    if uow.dialect == "postgresql":
+        if on_postgres:
+            params.append({**values, "warnings": values.get("warnings"), "keep_warnings": keep_warnings,
+                           "rid": record.id, "domain": record.domain, "keys": pg_array(keys)})
+    if on_postgres:
         if params:
             uow.session.execute(_PG_RESOLVED, one_or_many(params))
     else:
