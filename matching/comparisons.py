@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .columns import PairSide, RecordColumns, same_store, take
 from .normalize.person_name import NICKNAME_TO_CANONICAL
 from .similarity import DISTANCES, SIMILARITIES, distance, distance_columns, similarity, similarity_columns
 
@@ -36,6 +37,31 @@ def _present(arr: np.ndarray) -> np.ndarray:
     NaN/NaT/NA into ``None``, so an identity test suffices (``pd.isna`` on object arrays was a
     quarter of the bulk load's scoring time)."""
     return arr != None  # noqa: E711 - element-wise comparison on an object array, not a truth test
+
+
+def _present_in(cols: Columns, col: str) -> np.ndarray:
+    """Presence of ``col`` on one side of the pairs (gathered per record for a :class:`PairSide`)."""
+    return cols.present(col) if isinstance(cols, PairSide) else _present(cols[col])
+
+
+def _texts(cols: Columns, col: str, positions: np.ndarray, compact: bool = False) -> list[str]:
+    """``str`` of the (present) values at ``positions`` (spaces removed when ``compact``), for rapidfuzz."""
+    if isinstance(cols, PairSide):
+        return cols.store.texts(col, compact)[cols.idx[positions]].tolist()
+    values = cols[col][positions].tolist()
+    if compact:
+        return [str(v).replace(" ", "") for v in values]
+    return [v if type(v) is str else str(v) for v in values]
+
+
+def _equal(left: Columns, right: Columns, col: str, other: str, n: int) -> np.ndarray:
+    """``left[col] == right[other]``, both present: integer codes when both sides share a store."""
+    if same_store(left, right):
+        lc, rc = left.codes(col), right.codes(other)  # type: ignore[attr-defined]
+        if lc is not None and rc is not None:
+            return (lc >= 0) & (lc == rc)
+    x, y = left[col], right[other]
+    return _present(x) & _present(y) & (x == y)
 
 
 @dataclass
@@ -69,6 +95,11 @@ class Level:
 
     def columns(self) -> list[str]:
         return []
+
+    def warm(self, store: RecordColumns) -> None:
+        """Compute the record-level columns this level's column test reads beyond values,
+        presence, codes and text (which :meth:`RecordColumns.warm` covers): done once in the
+        process that forks the scoring pool, instead of once per pool process."""
 
     def compile(self) -> PairTest:
         """`test` as a closure with the level's settings bound, for scoring one pair at a time.
@@ -154,7 +185,7 @@ class NullLevel(Level):
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         def missing(cols: Columns) -> np.ndarray:
-            stacked = np.vstack([~_present(cols[c]) for c in self.cols]) if self.cols else np.ones((1, n), bool)
+            stacked = np.vstack([~_present_in(cols, c) for c in self.cols]) if self.cols else np.ones((1, n), bool)
             return stacked.any(axis=0) if self.mode == "any" else stacked.all(axis=0)
 
         return missing(left) | missing(right)
@@ -203,8 +234,7 @@ class ExactLevel(Level):
         return exact
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        x, y = left[self.col], right[self.col]
-        return _present(x) & _present(y) & (x == y)
+        return _equal(left, right, self.col, self.col, n)
 
 
 @dataclass
@@ -234,11 +264,9 @@ class SimilarityLevel(Level):
     def _prep(self, v: Any) -> str:
         return str(v).replace(" ", "") if self.compact else str(v)
 
-    def _prep_all(self, values: np.ndarray) -> list[str]:
-        """``_prep`` of each value, without a method call per pair (values are nearly always str)."""
-        if self.compact:
-            return [str(v).replace(" ", "") for v in values.tolist()]
-        return [v if type(v) is str else str(v) for v in values.tolist()]
+    def warm(self, store: RecordColumns) -> None:
+        for col in self.columns():
+            store.texts(col, self.compact)
 
     def _one(self, x: Any, y: Any) -> bool:
         if x is None or y is None:
@@ -264,19 +292,26 @@ class SimilarityLevel(Level):
             return lambda a, b: one(a.get(col), b.get(other)) and one(a.get(other), b.get(col))
         return lambda a, b: one(a.get(col), b.get(col))
 
-    def _columns(self, x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    def _columns(self, left: Columns, right: Columns, col: str, other: str, n: int,
+                 among: np.ndarray | None = None) -> np.ndarray:
+        """``left[col]`` vs ``right[other]`` for the pairs at ``among`` (all when None)."""
         out = np.zeros(n, dtype=bool)
-        idx = np.flatnonzero(_present(x) & _present(y))
+        present = _present_in(left, col) & _present_in(right, other)
+        if among is not None:
+            wanted = np.zeros(n, dtype=bool)
+            wanted[among] = True
+            present &= wanted
+        idx = np.flatnonzero(present)
         if idx.size:
-            sims = similarity_columns(self.metric, self._prep_all(x[idx]), self._prep_all(y[idx]))
+            sims = similarity_columns(self.metric, _texts(left, col, idx, self.compact), _texts(right, other, idx, self.compact))
             out[idx] = sims >= self.threshold - 1e-12
         return out
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         if self.other:
-            return (self._columns(left[self.col], right[self.other], n)
-                    & self._columns(left[self.other], right[self.col], n))
-        return self._columns(left[self.col], right[self.col], n)
+            first = self._columns(left, right, self.col, self.other, n)
+            return self._columns(left, right, self.other, self.col, n, np.flatnonzero(first)) & first
+        return self._columns(left, right, self.col, self.col, n)
 
 
 @dataclass
@@ -310,12 +345,10 @@ class DistanceLevel(Level):
         return close
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        x, y = left[self.col], right[self.col]
         out = np.zeros(n, dtype=bool)
-        idx = np.flatnonzero(_present(x) & _present(y))
+        idx = np.flatnonzero(_present_in(left, self.col) & _present_in(right, self.col))
         if idx.size:
-            d = distance_columns(self.metric, [v if type(v) is str else str(v) for v in x[idx].tolist()],
-                                 [v if type(v) is str else str(v) for v in y[idx].tolist()])
+            d = distance_columns(self.metric, _texts(left, self.col, idx), _texts(right, self.col, idx))
             out[idx] = d <= self.max_distance
         return out
 
@@ -348,8 +381,7 @@ class CrossLevel(Level):
         return cross
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        x, y = left[self.col], right[self.other]
-        return _present(x) & _present(y) & (x == y)
+        return _equal(left, right, self.col, self.other, n)
 
 
 @dataclass
@@ -386,11 +418,11 @@ class OneColumnLevel(Level):
         return one_column
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
-        x, y = left[self.col], right[self.col]
         out = np.zeros(n, dtype=bool)
-        idx = np.flatnonzero(_present(x) & _present(y))
+        idx = np.flatnonzero(_present_in(left, self.col) & _present_in(right, self.col))
         if idx.size:
-            out[idx] = [self._pair(a, b) for a, b in zip(x[idx].tolist(), y[idx].tolist(), strict=True)]
+            x, y = left[self.col][idx].tolist(), right[self.col][idx].tolist()
+            out[idx] = [self._pair(a, b) for a, b in zip(x, y, strict=True)]
         return out
 
 
@@ -407,6 +439,17 @@ class NicknameLevel(OneColumnLevel):
 
     def _pair(self, x: Any, y: Any) -> bool:
         return self._canon(str(x)) == self._canon(str(y))
+
+    def warm(self, store: RecordColumns) -> None:
+        store.derived_codes(self.col, NicknameLevel._canon)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        if not same_store(left, right):
+            return super().test_columns(left, right, n)
+        # the canonical name once per distinct value, then integer equality
+        lc = left.derived_codes(self.col, NicknameLevel._canon)  # type: ignore[attr-defined]
+        rc = right.derived_codes(self.col, NicknameLevel._canon)  # type: ignore[attr-defined]
+        return (lc >= 0) & (lc == rc)
 
 
 @dataclass
@@ -459,6 +502,40 @@ class DateCloseLevel(OneColumnLevel):
             return True
         return distance("damerau_levenshtein", x, y) <= 1
 
+    def warm(self, store: RecordColumns) -> None:
+        for fn in (_iso_year, _iso_month, _iso_day):
+            store.derived_codes(self.col, fn)
+
+    def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        if not same_store(left, right):
+            return super().test_columns(left, right, n)
+        # `_pair` column-wise: year, month and day codes per distinct date, the typo test last
+        parts = [(left.derived_codes(self.col, fn), right.derived_codes(self.col, fn))  # type: ignore[attr-defined]
+                 for fn in (_iso_year, _iso_month, _iso_day)]
+        (ya, yb), (ma, mb), (da, db) = parts
+        valid = (ya >= 0) & (yb >= 0)
+        same_y, same_m, same_d = ya == yb, ma == mb, da == db
+        out = valid & ((same_y & (ma == db) & (da == mb))
+                       | (same_y.astype(np.int8) + same_m + same_d >= 2))
+        rest = np.flatnonzero(valid & ~out)
+        if rest.size:
+            d = distance_columns("damerau_levenshtein", _texts(left, self.col, rest), _texts(right, self.col, rest))
+            out[rest] = d <= 1
+        return out
+
+
+def _iso_year(text: str) -> str | None:
+    """Year of a 10-character ISO date (None otherwise: DateCloseLevel never holds for it)."""
+    return text[:4] if len(text) == 10 else None
+
+
+def _iso_month(text: str) -> str | None:
+    return text[5:7] if len(text) == 10 else None
+
+
+def _iso_day(text: str) -> str | None:
+    return text[8:10] if len(text) == 10 else None
+
 
 @dataclass
 class AllLevel(Level):
@@ -469,6 +546,10 @@ class AllLevel(Level):
 
     def columns(self) -> list[str]:
         return sorted({c for lv in self.levels for c in lv.columns()})
+
+    def warm(self, store: RecordColumns) -> None:
+        for lv in self.levels:
+            lv.warm(store)
 
     def params(self) -> dict[str, Any]:
         return {"levels": [lv.to_json() | {"m": None, "u": None} for lv in self.levels]}
@@ -488,9 +569,17 @@ class AllLevel(Level):
         return every
 
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
+        # on pair views each sub-level sees only the pairs every earlier one held for (most pairs
+        # fail the first: another house number); a plain dict would copy all its columns instead
         out = np.ones(n, dtype=bool)
         for lv in self.levels:
-            out &= lv.test_columns(left, right, n)
+            live = np.flatnonzero(out) if isinstance(left, PairSide) else None
+            if live is None or live.size == n:
+                out &= lv.test_columns(left, right, n)
+            elif live.size == 0:
+                break
+            else:
+                out[live] = lv.test_columns(take(left, live), take(right, live), live.size)
         return out
 
 
@@ -517,7 +606,13 @@ class AnyLevel(AllLevel):
     def test_columns(self, left: Columns, right: Columns, n: int) -> np.ndarray:
         out = np.zeros(n, dtype=bool)
         for lv in self.levels:
-            out |= lv.test_columns(left, right, n)
+            open_ = np.flatnonzero(~out) if isinstance(left, PairSide) else None
+            if open_ is None or open_.size == n:
+                out |= lv.test_columns(left, right, n)
+            elif open_.size == 0:
+                break
+            else:
+                out[open_] = lv.test_columns(take(left, open_), take(right, open_), open_.size)
         return out
 
 
@@ -578,8 +673,7 @@ class Comparison:
             if todo.size == n:
                 sub_left, sub_right = left, right
             else:
-                sub_left = {c: left[c][todo] for c in needed if c in left}
-                sub_right = {c: right[c][todo] for c in needed if c in right}
+                sub_left, sub_right = take(left, todo, needed), take(right, todo, needed)
             hit = lv.test_columns(sub_left, sub_right, todo.size)
             out[todo[hit]] = i
             todo = todo[~hit]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .blocking import BlockReport, blocking_keys, cap_blocks
+from .columns import RecordColumns
 from .defaults import default_model
 from .kernel import PairKernel, weight_from_probability
 from .model import MatchModel
@@ -148,26 +149,40 @@ class MatchEngine:
         return PairScore(detail.weight, probability_from_weight(detail.weight), rows, self.model.version,
                          detail.guards)
 
-    def _arrays(self, df: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
-        cols = sorted({c for comp in self.model.comparisons for c in comp.columns()})
-        out = {}
-        for c in cols:
-            if c in df.columns:
-                arr = df[c].to_numpy(dtype=object)
-                arr = np.where(pd.isna(arr), None, arr)
-            else:
-                arr = np.full(n, None, dtype=object)
-            out[c] = arr
-        return out
+    def record_columns(self, records: Iterable[PreparedRecord]) -> RecordColumns:
+        """Prepared records as record-level columns for :meth:`score_indexed`, with the model's
+        columns computed now (a forked scoring pool then inherits them instead of recomputing)."""
+        store = RecordColumns.from_values(r.values for r in records).warm(self._model_columns())
+        for comp in self.model.comparisons:
+            for level in comp.levels:
+                level.warm(store)
+        return store
 
-    def level_matrix(self, left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
-        """Level index of every comparison for aligned pairs: shape (pairs, comparisons)."""
+    def _model_columns(self) -> list[str]:
+        return sorted({c for comp in self.model.comparisons for c in comp.columns()})
+
+    @staticmethod
+    def _paired(left: pd.DataFrame, right: pd.DataFrame) -> tuple[RecordColumns, np.ndarray, np.ndarray]:
+        """Two aligned frames as one store of 2n records: pair i is (i, n + i)."""
         n = len(left)
         if len(right) != n:
             raise ValueError("left and right must have the same number of rows")
-        la, ra = self._arrays(left, n), self._arrays(right, n)
+        store = RecordColumns(pd.concat([left, right], ignore_index=True))
+        return store, np.arange(n, dtype=np.int64), np.arange(n, 2 * n, dtype=np.int64)
+
+    def level_matrix(self, left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
+        """Level index of every comparison for aligned pairs: shape (pairs, comparisons)."""
+        return self.levels_indexed(*self._paired(left, right))
+
+    def levels_indexed(self, store: RecordColumns, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Level index of every comparison for the pairs (``store`` record ``left[i]``, record
+        ``right[i]``): shape (pairs, comparisons)."""
+        n = len(left)
+        if len(right) != n:
+            raise ValueError("left and right must have the same number of pairs")
         if not self.model.comparisons:
             return np.zeros((n, 0), dtype=np.int16)
+        la, ra = store.side(left), store.side(right)
         return np.column_stack([comp.level_indices(la, ra, n) for comp in self.model.comparisons])
 
     def _label_mask(self, name: str, levels: Mapping[str, np.ndarray], labels: list[str], n: int) -> np.ndarray:
@@ -186,9 +201,17 @@ class MatchEngine:
         "probability" — the same numbers `score` gives pair by pair, without a
         Python loop per pair for the common levels.
         """
+        result = self._score_indexed(*self._paired(left, right))
+        return pd.DataFrame(result, index=left.index)
+
+    def score_indexed(self, store: RecordColumns, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Weights of the pairs (``store`` record ``left[i]`` as the incoming record, ``right[i]``
+        as the member): what :meth:`weight` gives pair by pair, column-wise over record indices."""
+        return self._score_indexed(store, left, right)["weight"]
+
+    def _score_indexed(self, store: RecordColumns, left: np.ndarray, right: np.ndarray) -> dict[str, Any]:
         n = len(left)
-        levels = self.level_matrix(left, right)
-        la = self._arrays(left, n)
+        levels = self.levels_indexed(store, left, right)
         result: dict[str, Any] = {}
         total = np.full(n, self.model.prior_weight, dtype=float)
         for ci, comp in enumerate(self.model.comparisons):
@@ -200,8 +223,7 @@ class MatchEngine:
                 if lv.tf_column and lv.u:
                     hit = np.flatnonzero(idx == li)
                     if hit.size:
-                        freqs = [self.model.tf_frequency(lv.tf_column, x) for x in la[lv.tf_column][hit]]
-                        w[hit] += np.array([0.0 if f is None else math.log2(lv.u / max(f, 1e-12)) for f in freqs])
+                        w[hit] += self._tf_adjustments(store, left[hit], lv.tf_column, lv.u)
             total += w
         for guard in self.model.guards:
             hit = np.ones(n, dtype=bool)
@@ -212,7 +234,20 @@ class MatchEngine:
             total = np.where(hit, np.minimum(total, weight_from_probability(guard.max_probability)), total)
         result["weight"] = total
         result["probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
-        return pd.DataFrame(result, index=left.index)
+        return result
+
+    def _tf_adjustments(self, store: RecordColumns, records: np.ndarray, column: str, u: float) -> np.ndarray:
+        """Term-frequency adjustment of a level for the incoming records' values, looked up once
+        per distinct value (a level's pairs share few values: one surname, many pairs)."""
+        codes = store.codes(column)
+        if codes is None:
+            values, inverse = store.values(column)[records].tolist(), None
+        else:
+            distinct, inverse = np.unique(codes[records], return_inverse=True)
+            values = store.decode(distinct)
+        freqs = [self.model.tf_frequency(column, x) for x in values]
+        adjust = np.array([0.0 if f is None else math.log2(u / max(f, 1e-12)) for f in freqs])
+        return adjust if inverse is None else adjust[inverse]
 
     # -- deciding -------------------------------------------------------------
     def _thresholds(self) -> dict[str, float]:

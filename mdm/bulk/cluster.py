@@ -19,7 +19,8 @@ Oversized blocks are emulated exactly: on the real-time path a record skips a ke
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,13 +28,13 @@ import numpy as np
 import pandas as pd
 
 from matching import MatchEngine, PreparedRecord
+from matching.columns import RecordColumns
 from matching.engine import (
     EXPLAINED_CANDIDATES,
     first_max_index,
     median,
     member_identity,
     probability_from_weight,
-    records_frame,
     weight_from_probability,
 )
 from mdm.bulk.parallel import forked_pool, state
@@ -41,7 +42,7 @@ from mdm.bulk.parallel import forked_pool, state
 #: The real-time path's limits (mdm.services.resolve); kept equal on purpose.
 MAX_BLOCK_SIZE = 200
 MAX_MEMBERS_PER_GOLDEN = 50
-#: Pairs scored per ``score_frame`` call: bounds the memory of the two aligned frames.
+#: Pairs scored per ``score_indexed`` call: bounds the memory of the gathered columns.
 SCORE_CHUNK = 100_000
 #: Scoring tasks per pool process before it is replaced by a fresh fork (see forked_pool).
 TASKS_PER_CHILD = 10
@@ -59,6 +60,29 @@ class BlockStats:
     pairs: int = 0
 
 
+def key_codes(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the blocking-key entries: each entry's code (in order of first
+    appearance) and the distinct keys.
+
+    Why not factorize the strings: at 1,000,000 records that is 14,500,000 entries and 8,200,000
+    distinct keys, 15–17 s in a hash table of Python strings. Their 64-bit ``hash`` values are
+    factorized instead (3 s; forked pool workers share the hash seed, and the keys are hashed
+    here anyway), and the result is verified: every entry of a key that more than one entry
+    carries must equal its key's first entry. A collision (two keys, one hash) fails that check
+    and the strings are factorized after all, so the codes are always exact.
+    """
+    hashes = np.fromiter((hash(k) for k in flat.tolist()), dtype=np.int64, count=len(flat))
+    codes, distinct = pd.factorize(hashes)
+    # codes number keys in order of appearance: a key first appears where the running maximum rises
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
+    shared = np.flatnonzero(np.bincount(codes)[codes] > 1)
+    if bool((flat[shared] == flat[first[codes[shared]]]).all()):
+        return codes, flat[first]
+    codes, uniques = pd.factorize(flat)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def candidate_pairs(keys: Sequence[Sequence[str]], max_block: int = MAX_BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray, BlockStats]:
     """Distinct (earlier, later) record-index pairs sharing a usable blocking key, set-wise.
 
@@ -68,33 +92,42 @@ def candidate_pairs(keys: Sequence[Sequence[str]], max_block: int = MAX_BLOCK_SI
     lens = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
     if lens.sum() == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), stats
-    rec = np.repeat(np.arange(len(keys), dtype=np.int64), lens)
-    flat = pd.DataFrame({"key": [k for ks in keys for k in ks], "rec": rec})
-    codes, uniques = pd.factorize(flat["key"])
-    flat["k"] = codes
+    n = len(keys)
+    rec = np.repeat(np.arange(n, dtype=np.int64), lens)
+    codes, uniques = key_codes(np.fromiter((k for ks in keys for k in ks), dtype=object, count=int(lens.sum())))
     sizes = np.bincount(codes)
     stats.keys = len(uniques)
     big = np.flatnonzero(sizes > max_block + 1)
     stats.oversized = {str(uniques[i]): int(sizes[i]) for i in big}
     top = np.argsort(sizes)[::-1][:5]
     stats.largest_blocks = [(str(uniques[i]), int(sizes[i])) for i in top]
-    flat = flat[sizes[codes] > 1]
-    # position of each record inside its key's group, in file order (rec is already ascending)
-    flat = flat.assign(pos=flat.groupby("k", sort=False).cumcount())
-    over = flat[flat["pos"] > max_block]
-    for r, k in zip(over["rec"].tolist(), over["key"].tolist(), strict=True):
-        stats.skipped.setdefault(r, []).append(k)
-    flat = flat[flat["pos"] <= max_block]
-    merged = flat.merge(flat, on="k", suffixes=("_l", "_r"))
-    merged = merged[merged["pos_l"] < merged["pos_r"]]
-    pairs = np.unique(merged["rec_l"].to_numpy() * len(keys) + merged["rec_r"].to_numpy())
-    left, right = np.divmod(pairs, len(keys))
+    # entries grouped by key, file order inside a key (rec is ascending and the sort is stable);
+    # pos: the entry's position in its key's group
+    order = np.argsort(codes, kind="stable")
+    key_of, rec_of = codes[order], rec[order]
+    starts = np.cumsum(sizes) - sizes
+    pos = np.arange(len(order), dtype=np.int64) - starts[key_of]
+    over = np.zeros(len(order), dtype=bool)
+    over[order] = pos > max_block  # back in file order, as the real-time path meets them
+    for r, k in zip(rec[over].tolist(), codes[over].tolist(), strict=True):
+        stats.skipped.setdefault(r, []).append(str(uniques[k]))
+    # each usable entry pairs with every earlier entry of its group: p pairs for position p, made
+    # with repeat/arange instead of a self-join of the key table (which built both orders)
+    later = np.flatnonzero(pos <= max_block)
+    count = pos[later]
+    total = int(count.sum())
+    back = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    earlier = rec_of[np.repeat(starts[key_of[later]], count) + back]
+    pairs = np.sort(earlier * n + np.repeat(rec_of[later], count))
+    if len(pairs):  # distinct pairs; np.unique hashes first and was 23 s at 1,000,000 records
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    left, right = np.divmod(pairs, n)
     stats.pairs = len(pairs)
     return left, right, stats
 
 
-def score_pairs(engine: MatchEngine, frame: pd.DataFrame, left: np.ndarray, right: np.ndarray, workers: int = 1) -> np.ndarray:
-    """Weights of aligned pairs with ``MatchEngine.score_frame``, in bounded chunks on a process pool.
+def score_pairs(engine: MatchEngine, columns: RecordColumns, left: np.ndarray, right: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Weights of the pairs of record indices with ``MatchEngine.score_indexed``, in chunks on a process pool.
 
     ``left`` is the *incoming* (later) record of ``decide``'s ``score(prepared, member)``: term
     frequency adjustments use the incoming record's value, so the order matters.
@@ -102,20 +135,17 @@ def score_pairs(engine: MatchEngine, frame: pd.DataFrame, left: np.ndarray, righ
     out = np.empty(len(left), dtype=float)
     bounds = [(lo, min(lo + SCORE_CHUNK, len(left))) for lo in range(0, len(left), SCORE_CHUNK)]
     with forked_pool(workers if len(bounds) > 1 else 1, tasks_per_child=TASKS_PER_CHILD,
-                     engine=engine, frame=frame, left=left, right=right) as pool_map:
+                     engine=engine, columns=columns, left=left, right=right) as pool_map:
         for (lo, hi), weights in zip(bounds, pool_map(_score_chunk, bounds), strict=True):
             out[lo:hi] = weights
     return out
 
 
 def _score_chunk(bounds: tuple[int, int]) -> np.ndarray:
-    """Pool task: one chunk of pairs (the frame and pair arrays are inherited at fork)."""
+    """Pool task: one chunk of pairs (the record columns and pair arrays are inherited at fork)."""
     shared = state()
     lo, hi = bounds
-    frame = shared["frame"]
-    a = frame.iloc[shared["left"][lo:hi]].reset_index(drop=True)
-    b = frame.iloc[shared["right"][lo:hi]].reset_index(drop=True)
-    return shared["engine"].score_frame(a, b)["weight"].to_numpy()
+    return shared["engine"].score_indexed(shared["columns"], shared["left"][lo:hi], shared["right"][lo:hi])
 
 
 @dataclass
@@ -142,27 +172,55 @@ class Clustering:
     merged_away: dict[int, int]
     stats: BlockStats
     on_demand_scores: int = 0
+    #: seconds per part: candidate pairs, record columns + vectorized scoring, the replay
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-class _Weights:
-    """Pair weights: the vectorized ones, plus on-demand scalar scores cached."""
+class _PairWeights:
+    """The vectorized pair weights grouped by their later record (CSR arrays), plus on-demand
+    scalar scores cached.
+
+    Why not one dict keyed by pair: at 1,000,000 records there are 13,000,000 pairs; a dict of
+    them (and a dict of each record's earlier partners) held gigabytes of Python objects and was
+    built one pair at a time. Here each record's earlier partners and their weights are one slice
+    of two arrays, read once when the replay reaches the record.
+    """
 
     def __init__(self, engine: MatchEngine, prepared: Sequence[PreparedRecord], left: np.ndarray, right: np.ndarray,
                  weights: np.ndarray) -> None:
         self.engine, self.prepared = engine, prepared
-        n = max(len(prepared), 1)
-        self.n = n
-        self.table: dict[int, float] = dict(zip((right * n + left).tolist(), weights.tolist(), strict=True))
-        self.extra = 0
+        n = len(prepared)
+        order = np.argsort(right, kind="stable")  # pairs come sorted by (left, right): partners stay ascending
+        self.partners = left[order]
+        self.weights = weights[order]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(right, minlength=n), out=offsets[1:])
+        self.offsets: list[int] = offsets.tolist()
+        self.extra: dict[tuple[int, int], float] = {}
+        self._scoring: tuple[int, Callable[[Mapping[str, Any]], float]] | None = None
+
+    def earlier(self, i: int) -> dict[int, float]:
+        """Record i's earlier partners (sharing a usable key) with the weight of (i, partner)."""
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return dict(zip(self.partners[lo:hi].tolist(), self.weights[lo:hi].tolist(), strict=True))
 
     def __call__(self, incoming: int, member: int) -> float:
         """Weight of ``score(prepared[incoming], prepared[member])`` (incoming is the later record)."""
-        key = incoming * self.n + member
-        w = self.table.get(key)
+        lo, hi = self.offsets[incoming], self.offsets[incoming + 1]
+        at = lo + int(np.searchsorted(self.partners[lo:hi], member))
+        if at < hi and self.partners[at] == member:
+            return float(self.weights[at])
+        return self.scored(incoming, member)
+
+    def scored(self, incoming: int, member: int) -> float:
+        """A pair that shares no key, scored on demand (once), with the kernel's scorer for the
+        incoming record: the replay asks for several members of one record in a row, and the
+        scorer skips the comparisons that record alone makes null (bit-for-bit ``weight``)."""
+        w = self.extra.get((incoming, member))
         if w is None:
-            w = self.engine.weight(self.prepared[incoming], self.prepared[member])
-            self.table[key] = w
-            self.extra += 1
+            if self._scoring is None or self._scoring[0] != incoming:
+                self._scoring = (incoming, self.engine.kernel.scorer(self.prepared[incoming].values))
+            w = self.extra[(incoming, member)] = self._scoring[1](self.prepared[member].values)
         return w
 
 
@@ -177,13 +235,14 @@ def cluster_records(
     n = len(prepared)
     deleted = deleted or [False] * n
     live_keys = [[] if deleted[i] else list(keys[i]) for i in range(n)]
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
     left, right, stats = candidate_pairs(live_keys, min(MAX_BLOCK_SIZE, engine.max_block_size))
-    frame = records_frame(prepared) if n else pd.DataFrame()
-    weights = score_pairs(engine, frame, right, left, workers) if len(left) else np.empty(0)
-    weight = _Weights(engine, prepared, left, right, weights)
-    earlier: dict[int, list[int]] = {}
-    for lo, hi in zip(left.tolist(), right.tolist(), strict=True):
-        earlier.setdefault(hi, []).append(lo)
+    timings["pairs"] = time.perf_counter() - mark
+    weights = score_pairs(engine, engine.record_columns(prepared), right, left, workers) if len(left) else np.empty(0)
+    weight = _PairWeights(engine, prepared, left, right, weights)
+    del left, right, weights
+    timings["score"] = time.perf_counter() - mark - timings["pairs"]
 
     upper, lower = engine.model.thresholds["upper"], engine.model.thresholds["lower"]
     upper_w = weight_from_probability(upper)
@@ -205,12 +264,31 @@ def cluster_records(
         # resolve.candidate_members: the newest MAX_MEMBERS_PER_GOLDEN members, id descending
         return clusters[c][::-1][:MAX_MEMBERS_PER_GOLDEN]
 
-    def golden_weight(i: int, c: int) -> tuple[float, int, int]:
+    samples: dict[int, tuple[int, list[int]]] = {}
+
+    def sample_of(c: int) -> list[int]:
+        """The members decide compares for cluster c: the newest, one per distinct identity, capped.
+        Kept per cluster while its size is unchanged (clusters only grow, ids are never reused)."""
+        kept = samples.get(c)
+        if kept is not None and kept[0] == len(clusters[c]):
+            return kept[1]
         seen: dict[str, int] = {}
         for m in members_for(c):
             seen.setdefault(dkey(m), m)
         sample = list(seen.values())[:cap]
-        ws = [weight(i, m) for m in sample]
+        samples[c] = (len(clusters[c]), sample)
+        return sample
+
+    def golden_weight(i: int, c: int, known: dict[int, float]) -> tuple[float, int, int]:
+        """decide's median member weight of record i against cluster c: (weight, best member, compared).
+        ``known``: i's weights with its key-sharing partners; other members are scored on demand."""
+        members = clusters[c]
+        if len(members) == 1 and cap >= 1:  # most goldens: one member, nothing to tell apart
+            m = members[0]
+            w = known.get(m)
+            return (weight.scored(i, m) if w is None else w), m, 1
+        sample = sample_of(c)
+        ws = [known[m] if m in known else weight.scored(i, m) for m in sample]
         if not ws:
             return -math.inf, -1, 0
         return median(ws), sample[first_max_index(ws)], len(ws)
@@ -231,10 +309,11 @@ def cluster_records(
         if not prepared[i].usable:
             decisions.append(RecordDecision("new", new_cluster(i), 0.0))
             continue
-        candidates = sorted({cluster_of[j] for j in earlier.get(i, ()) if cluster_of[j] is not None})  # type: ignore[type-var]
+        known = weight.earlier(i)
+        candidates = sorted({cluster_of[j] for j in known if cluster_of[j] is not None})  # type: ignore[type-var]
         ranked: list[tuple[int, float, int, int]] = []
         for c in candidates:
-            w, best, compared = golden_weight(i, c)
+            w, best, compared = golden_weight(i, c, known)
             if w != -math.inf:
                 ranked.append((c, w, best, compared))
         ranked.sort(key=lambda r: r[1], reverse=True)
@@ -282,7 +361,8 @@ def cluster_records(
             decisions.append(RecordDecision("review", c_new, p, best_member, top, summary, compared))
         else:
             decisions.append(RecordDecision("new", new_cluster(i), p, best_member, None, summary, compared))
-    return Clustering(decisions, clusters, in_review, merged_away, stats, weight.extra)
+    timings["replay"] = time.perf_counter() - mark - timings["pairs"] - timings["score"]
+    return Clustering(decisions, clusters, in_review, merged_away, stats, len(weight.extra), timings)
 
 
 def resolved_cluster(clustering: Clustering, c: int | None) -> int | None:

@@ -10,7 +10,7 @@ decision depends only on the file itself, so the work can be done the way Splink
    (``ingest.canonicalize``), prepares it (``MatchEngine.prepare``) and computes its blocking
    keys; this process keeps only compact per-record state and the reject file, never the file;
 2. generate candidate pairs set-wise (pandas group-by on the key, blocks capped exactly like the
-   real-time path), score them column-wise (``MatchEngine.score_frame``, chunks on the pool);
+   real-time path), score them column-wise over record indices (``MatchEngine.score_indexed``, chunks on the pool);
 3. replay the real-time decisions once, in file order (:mod:`mdm.bulk.cluster`);
 4. on the pool again: survivorship per cluster and every row of ``golden_record``,
    ``golden_version``, ``outbox_event``, ``source_record``, ``match_key`` and ``review_item``,
@@ -196,6 +196,7 @@ def bulk_load(
     with _timed(report.timings, "block_score_cluster"):
         clustering = cluster_records(engine, [r.prepared for r in records], [r.keys for r in records],
                                      [r.deleted for r in records], max(1, settings.bulk_workers))
+    report.timings.update({f"cluster_{part}": seconds for part, seconds in clustering.timings.items()})
     report.pairs = clustering.stats.pairs
     report.on_demand_scores = clustering.on_demand_scores
     report.oversized_keys = clustering.stats.oversized

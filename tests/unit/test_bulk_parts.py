@@ -1,13 +1,16 @@
-"""The bulk load's building blocks: COPY text format, fast UUIDs, the forked pool."""
+"""The bulk load's building blocks: candidate pairs, COPY text format, fast UUIDs, the forked pool."""
 
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
+from mdm.bulk.cluster import candidate_pairs, key_codes
 from mdm.bulk.copytext import cell, format_rows
 from mdm.bulk.load import uuid4_strings
 from mdm.bulk.parallel import forked_pool, state
@@ -86,3 +89,52 @@ def test_a_pool_under_a_process_that_ignores_sigterm_still_ends() -> None:
 
     done = subprocess.run([sys.executable, "-c", _UNDER_A_WORKER], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == "finished", done.stderr
+
+
+def _naive_pairs(keys: list[list[str]], max_block: int) -> tuple[set[tuple[int, int]], dict[int, list[str]]]:
+    """The real-time rule walked record by record: a record uses a key only while at most
+    ``max_block`` earlier records carry it, and is compared with every earlier record sharing a used key."""
+    carriers: dict[str, list[int]] = {}
+    pairs: set[tuple[int, int]] = set()
+    skipped: dict[int, list[str]] = {}
+    for i, ks in enumerate(keys):
+        for k in ks:
+            earlier = carriers.setdefault(k, [])
+            if len(earlier) > max_block:
+                skipped.setdefault(i, []).append(k)
+                continue
+            pairs.update((j, i) for j in earlier)
+            earlier.append(i)
+    return pairs, skipped
+
+
+@pytest.mark.parametrize("max_block", [1, 3, 200])
+def test_candidate_pairs_follow_the_real_time_block_rule(max_block: int) -> None:
+    rng = random.Random(max_block)
+    keys = [sorted({f"k{rng.randrange(12)}" for _ in range(rng.randrange(4))}) for _ in range(300)]
+    left, right, stats = candidate_pairs(keys, max_block)
+    expected, skipped = _naive_pairs(keys, max_block)
+    assert set(zip(left.tolist(), right.tolist(), strict=True)) == expected and len(left) == len(expected)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == sorted(expected)  # ordered by (earlier, later)
+    assert {r: sorted(ks) for r, ks in stats.skipped.items()} == {r: sorted(ks) for r, ks in skipped.items()}
+    assert stats.pairs == len(expected) and stats.keys == len({k for ks in keys for k in ks})
+    assert bool(skipped) == (max_block < 200)
+
+
+class _Colliding(str):
+    """A key whose hash collides with every other such key."""
+
+    def __hash__(self) -> int:
+        return 42
+
+
+def test_key_codes_are_exact_even_when_hashes_collide() -> None:
+    plain = np.array(["a", "b", "a", "c", "b", "a"], dtype=object)
+    codes, distinct = key_codes(plain)
+    assert codes.tolist() == [0, 1, 0, 2, 1, 0] and distinct.tolist() == ["a", "b", "c"]
+    colliding = np.array([_Colliding(x) for x in ["a", "b", "a", "c"]], dtype=object)
+    codes, distinct = key_codes(colliding)
+    assert codes.tolist() == [0, 1, 0, 2] and [str(x) for x in distinct] == ["a", "b", "c"]
+    keys = [[_Colliding("x")], [_Colliding("y")], [_Colliding("x")]]
+    left, right, _ = candidate_pairs(keys)
+    assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 2)]  # x and y share a hash, not a block

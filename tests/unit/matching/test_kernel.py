@@ -14,10 +14,23 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pytest
 
 from matching import MatchEngine, MatchModel
-from matching.comparisons import AllLevel, Comparison, ElseLevel, ExactLevel, Level, NullLevel
+from matching.columns import RecordColumns
+from matching.comparisons import (
+    AllLevel,
+    Comparison,
+    CrossLevel,
+    DateCloseLevel,
+    ElseLevel,
+    ExactLevel,
+    Level,
+    NicknameLevel,
+    NullLevel,
+)
+from matching.engine import records_frame
 from matching.guards import Guard
 from matching.kernel import weight_from_probability
 
@@ -204,3 +217,85 @@ def test_the_kernel_follows_a_replaced_model() -> None:
     stricter.prior = 1e-9
     engine.model = stricter
     assert engine.weight(a, a) == pytest.approx(before + (stricter.prior_weight - MatchEngine("customer").model.prior_weight))
+
+
+@pytest.mark.parametrize(("domain", "records"), [("customer", PEOPLE), ("product", PRODUCTS)])
+def test_indexed_scoring_equals_the_kernel_bit_for_bit(domain: str, records: list[dict[str, Any]]) -> None:
+    """Bulk scoring over record indices (record-level presence, codes and text) gives every pair
+    the weight and the levels the one-pair kernel gives, and ``score_frame`` (two aligned frames) too."""
+    engine = MatchEngine(domain)
+    prepared = [engine.prepare(r) for r in _variants(records, seed=3)]
+    store = engine.record_columns(prepared)
+    pairs = list(itertools.product(range(len(prepared)), repeat=2))
+    left = np.array([i for i, _ in pairs])
+    right = np.array([j for _, j in pairs])
+    computed = (set(store._codes), set(store._texts), set(store._derived))
+    weights = engine.score_indexed(store, left, right)
+    levels = engine.levels_indexed(store, left, right)
+    # record_columns computed all a pool process reads: scoring derived nothing more
+    assert (set(store._codes), set(store._texts), set(store._derived)) == computed
+    frame = engine.score_frame(records_frame(prepared[i] for i in left), records_frame(prepared[j] for j in right))
+    for row, (i, j) in enumerate(pairs):
+        score = engine.score(prepared[i], prepared[j])
+        assert weights[row] == score.weight == frame["weight"].iloc[row], (i, j)
+        assert [comp.levels[li].label for comp, li in zip(engine.model.comparisons, levels[row], strict=True)] == \
+            [c.level for c in score.comparisons], (i, j)
+
+
+@pytest.mark.parametrize(("domain", "records"), [("customer", PEOPLE), ("product", PRODUCTS)])
+def test_every_level_on_pair_views_agrees_with_its_test(domain: str, records: list[dict[str, Any]]) -> None:
+    """Each level's column test gives the same answers on pair views of one store (codes, gathered
+    presence and text, short-circuited sub-levels) as on plain aligned arrays and pair by pair."""
+    engine = MatchEngine(domain)
+    values = [engine.prepare(r).values for r in _variants(records, seed=5)]
+    store = RecordColumns.from_values(values)
+    pairs = list(itertools.product(range(len(values)), repeat=2))
+    left, right = store.side(np.array([i for i, _ in pairs])), store.side(np.array([j for _, j in pairs]))
+    for comp in engine.model.comparisons:
+        for level in _all_levels(comp.levels):
+            plain_left = {c: left[c] for c in comp.columns()}
+            plain_right = {c: right[c] for c in comp.columns()}
+            on_views = level.test_columns(left, right, len(pairs))
+            on_arrays = level.test_columns(plain_left, plain_right, len(pairs))
+            expected = [bool(level.test(values[i], values[j])) for i, j in pairs]
+            assert on_views.tolist() == on_arrays.tolist() == expected, (comp.name, level)
+
+
+def test_record_columns_share_codes_across_columns_and_survive_odd_values() -> None:
+    """Codes compare across columns (a surname in the given-name field); missing values are -1;
+    unhashable values leave a column without codes and the levels compare the values instead."""
+    store = RecordColumns.from_values([
+        {"a": "smith", "b": "john", "c": ["x"]},
+        {"a": "john", "b": "smith", "c": ["x"]},
+        {"a": None, "b": float("nan"), "c": None},
+        {"a": "smith j", "b": 7},
+    ])
+    a, b = store.codes("a"), store.codes("b")
+    assert a is not None and b is not None
+    assert a[0] == b[1] and a[1] == b[0] and a[2] == -1 and b[2] == -1
+    assert store.decode(np.array([a[0], -1])) == ["smith", None]
+    assert store.codes("c") is None and store.present("c").tolist() == [True, True, False, False]
+    assert store.values("missing").tolist() == [None] * 4
+    assert store.texts("a", compact=True).tolist() == ["smith", "john", None, "smithj"]
+    assert store.texts("b").tolist() == ["john", "smith", None, "7"]
+    rows = [{k: store.values(k)[i] for k in ("a", "b", "c")} for i in range(4)]
+    pairs = list(itertools.product(range(4), repeat=2))
+    left, right = store.side(np.array([i for i, _ in pairs])), store.side(np.array([j for _, j in pairs]))
+    for level in (ExactLevel(col="c"), ExactLevel(col="a"), CrossLevel(col="a", other="b"), CrossLevel(col="b", other="a")):
+        expected = [level.test(rows[i], rows[j]) for i, j in pairs]
+        assert level.test_columns(left, right, len(pairs)).tolist() == expected, level
+        assert any(expected), level
+
+
+def test_date_and_nickname_levels_on_pair_views_agree_with_their_tests() -> None:
+    """The column-wise date and nickname tests (codes of derived parts) on awkward values."""
+    dates = ["1980-03-04", "1980-04-03", "1981-03-04", "1980-03-05", "1908-03-04", "1980-3-04", "04/03/1980",
+             "1980-03-40", "2001-12-11", "2001-11-12", "", None, 19800304]
+    names = ["bob", "robert", "bob smith", "rob", "bobby", "b", "", None, "william", "bill", "liz", "elizabeth"]
+    for col, level, values in (("d", DateCloseLevel(col="d"), dates), ("n", NicknameLevel(col="n"), names)):
+        store = RecordColumns.from_values([{col: v} for v in values])
+        pairs = list(itertools.product(range(len(values)), repeat=2))
+        left, right = store.side(np.array([i for i, _ in pairs])), store.side(np.array([j for _, j in pairs]))
+        expected = [bool(level.test({col: values[i]}, {col: values[j]})) for i, j in pairs]
+        assert level.test_columns(left, right, len(pairs)).tolist() == expected, col
+        assert sum(expected) > len(values)  # more than the diagonal holds
