@@ -60,9 +60,10 @@ class FieldRules:
     description: str | None = None
     declared: bool = True
 
-    @property
+    @cached_property
     def union(self) -> bool:
-        """Whether all distinct values are also kept in ``<name>_all``."""
+        """Whether all distinct values are also kept in ``<name>_all`` (asked once per field of
+        every golden built, so computed once; the instance is frozen)."""
         return any(r.name == "union" for r in self.rules)
 
     def is_owner(self, source: str) -> bool:

@@ -78,6 +78,8 @@ class Member:
 
     def is_invalid(self, name: str) -> bool:
         """Whether this member's value for ``name`` failed normalisation."""
+        if not self.invalid_fields:  # most members: nothing failed
+            return False
         prefix = name + "."
         return any(f == name or f.startswith(prefix) for f in self.invalid_fields)
 

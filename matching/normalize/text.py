@@ -18,6 +18,8 @@ MAX_INPUT_CHARS = 1000
 
 _WS = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+#: ASCII control characters (Unicode category Cc: 0–31 and 127) → space, for ``str.translate``
+_ASCII_CONTROLS_TO_SPACE = {code: " " for code in (*range(32), 127)}
 
 PLACEHOLDERS = frozenset(
     {
@@ -69,10 +71,14 @@ def to_text(value: Any, max_chars: int = MAX_INPUT_CHARS) -> Cleaned:
     if len(text) > max_chars:
         text = text[:max_chars]
         flag = f"value longer than {max_chars} characters (truncated for matching)"
-    # Drop control and format characters (zero-width joiners, BOM, bidi marks).
-    text = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else " " for ch in unicodedata.normalize("NFKC", text)
-    )
+    if text.isascii():
+        # NFKC leaves ASCII as it is, and ASCII's only "C" characters are its controls
+        text = text.translate(_ASCII_CONTROLS_TO_SPACE)
+    else:
+        # Drop control and format characters (zero-width joiners, BOM, bidi marks).
+        text = "".join(
+            ch if unicodedata.category(ch)[0] != "C" else " " for ch in unicodedata.normalize("NFKC", text)
+        )
     text = _WS.sub(" ", text).strip()
     if not text:
         return Cleaned(None, flag or ("blank value" if value != "" else None))

@@ -56,10 +56,30 @@ def cell(value: Any, is_json: bool) -> str:
 
 
 def format_rows(rows: Iterable[dict[str, Any]], columns: Sequence[str], json_columns: frozenset[str]) -> str:
-    """Rows (dicts with at least ``columns``) as COPY text, one line each."""
-    flags = [c in json_columns for c in columns]
-    lines = ["\t".join([cell(row[c], j) for c, j in zip(columns, flags, strict=True)]) for row in rows]
-    return "\n".join(lines) + "\n" if lines else ""
+    """Rows (dicts with at least ``columns``) as COPY text, one line each.
+
+    Formatted a column at a time, each distinct value *object* once: most columns of a bulk
+    load's rows hold the same object in every row (the load's timestamp, source, domain, its
+    cause document), and a golden's fields reach several rows. Keyed by ``id()``; each entry
+    holds its value, so no id is reused by another object while the column is formatted.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return ""
+    cells = [_column(rows, c, c in json_columns) for c in columns]
+    return "\n".join(map("\t".join, zip(*cells, strict=True))) + "\n"
+
+
+def _column(rows: list[dict[str, Any]], column: str, is_json: bool) -> list[str]:
+    done: dict[int, tuple[Any, str]] = {}
+    out = []
+    for row in rows:
+        value = row[column]
+        seen = done.get(id(value))
+        if seen is None or seen[0] is not value:
+            seen = done[id(value)] = (value, cell(value, is_json))
+        out.append(seen[1])
+    return out
 
 
 def json_columns(table: Any) -> frozenset[str]:

@@ -28,6 +28,38 @@ def test_copy_text_escapes_what_the_text_format_needs() -> None:
     assert format_rows([], ("a",), frozenset()) == ""
 
 
+def test_format_rows_formats_shared_and_fresh_values_like_cell_by_cell() -> None:
+    """Values are formatted once per object; shared objects, equal-but-distinct objects,
+    mappings that build a fresh value per access and a generator of rows all give the text
+    of formatting every cell on its own."""
+    from collections.abc import Mapping
+
+    shared_doc, now = {"type": "bulk_load", "n": [1, 2]}, datetime(2026, 1, 2, tzinfo=UTC)
+
+    class Fresh(Mapping):  # a new object on every access: ids may be reused once it is freed
+        def __init__(self, i: int) -> None:
+            self.i = i
+
+        def __getitem__(self, key: str) -> object:
+            return {"i": self.i} if key == "j" else f"v{self.i}"
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(("t", "j"))
+
+        def __len__(self) -> int:
+            return 2
+
+    rows = [{"t": "same", "j": shared_doc, "d": now, "n": None, "b": i % 2 == 0, "x": {"i": i}} for i in range(50)]
+    rows += [{"t": f"t{i}\t", "j": dict(shared_doc), "d": datetime(2026, 1, 3, tzinfo=UTC), "n": i, "b": False,
+              "x": [i]} for i in range(50)]
+    columns, json_cols = ("t", "j", "d", "n", "b", "x"), frozenset({"j", "x"})
+    by_cell = "".join("\t".join(cell(r[c], c in json_cols) for c in columns) + "\n" for r in rows)
+    assert format_rows(rows, columns, json_cols) == by_cell
+    assert format_rows(iter(rows), columns, json_cols) == by_cell
+    fresh = [Fresh(i) for i in range(200)]
+    assert format_rows(fresh, ("t", "j"), frozenset({"j"})) == "".join(f'v{i}\t{{"i":{i}}}\n' for i in range(200))
+
+
 def test_uuid4_strings_are_distinct_version_4_uuids() -> None:
     ids = uuid4_strings(5000)
     assert len(set(ids)) == 5000

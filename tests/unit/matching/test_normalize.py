@@ -141,3 +141,25 @@ def test_country_and_text() -> None:
     assert normalize_country("Atlantis").flag
     assert to_text(3.0).text == "3" and to_text(True).flag and to_text({"a": 1}).flag
     assert to_text("a\x00b\u200bc").text == "a b c"
+
+
+
+def test_to_text_ascii_shortcut_equals_the_unicode_path() -> None:
+    """ASCII input skips NFKC and the per-character category test; every ASCII character, alone
+    and among others, must come out exactly as the general path makes it."""
+    import random
+    import unicodedata
+
+    def general(text: str) -> str | None:
+        text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in unicodedata.normalize("NFKC", text))
+        return " ".join(text.split()) or None
+
+    for code in range(128):
+        ch = chr(code)
+        assert to_text(f"a{ch}b").text == general(f"a{ch}b"), code
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = "".join(chr(rng.randrange(128)) for _ in range(rng.randrange(1, 12)))
+        assert to_text(text).text == general(text), repr(text)
+    assert to_text("tab\there\x7f\x1f end ").text == "tab here end"
+    assert to_text("\x00\x01").flag == "blank value"
