@@ -6,8 +6,8 @@ median member weight per candidate golden, link at the upper threshold, review b
 merges). Union-find over pairs above the threshold would chain A≈B≈C into one cluster even when
 A and C are far apart, which ``decide`` deliberately refuses. So the expensive parts — blocking,
 pair generation and pair scoring — are done column-wise over the whole file, and the cheap
-part — replaying ``decide``'s rule in file order over a dict of pair weights — is a Python loop
-of dictionary look-ups. Member pairs that share no blocking key (``decide`` compares a record
+part — replaying ``decide``'s rule in file order over the pair weights — is a Python loop of
+look-ups, run in this process while the pool scores the pairs of later records. Member pairs that share no blocking key (``decide`` compares a record
 with *every* member of a candidate golden) are scored on demand with ``MatchEngine.score`` and
 cached; they are few.
 
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -44,8 +46,12 @@ MAX_BLOCK_SIZE = 200
 MAX_MEMBERS_PER_GOLDEN = 50
 #: Pairs scored per ``score_indexed`` call: bounds the memory of the gathered columns.
 SCORE_CHUNK = 100_000
-#: Scoring tasks per pool process before it is replaced by a fresh fork (see forked_pool).
-TASKS_PER_CHILD = 10
+#: Scoring tasks per pool process before a fresh fork replaces it: none. The write phase renews
+#: its children (mdm.bulk.load) because they build millions of rows; a scoring child only reads
+#: the record columns, while the parent replays. Renewing every 10 tasks made both sides copy the
+#: shared pages again after each fork: at 1,000,000 records 180.1 → 168.0 s for the cluster phase,
+#: pool CPU 168.8 → 151.5 s (system 28.4 → 7.3 s), largest child's peak RSS 8.85 → 7.59 GB.
+TASKS_PER_CHILD: int | None = None
 
 
 @dataclass
@@ -133,12 +139,26 @@ def score_pairs(engine: MatchEngine, columns: RecordColumns, left: np.ndarray, r
     frequency adjustments use the incoming record's value, so the order matters.
     """
     out = np.empty(len(left), dtype=float)
+    with scored_chunks(engine, columns, left, right, workers) as chunks:
+        at = 0
+        for weights in chunks:
+            out[at:at + len(weights)] = weights
+            at += len(weights)
+    return out
+
+
+@contextmanager
+def scored_chunks(engine: MatchEngine, columns: RecordColumns, left: np.ndarray, right: np.ndarray,
+                  workers: int = 1) -> Iterator[Iterator[np.ndarray]]:
+    """The weights of ``score_pairs`` as an iterator of consecutive chunks, every chunk handed to
+    the pool at once: the pool scores ahead while the caller consumes (the replay), and the
+    caller blocks only on a chunk not scored yet. A pending result is one chunk of floats
+    (0.8 MB), so even all of them at 1,000,000 records (131 chunks) stay small.
+    """
     bounds = [(lo, min(lo + SCORE_CHUNK, len(left))) for lo in range(0, len(left), SCORE_CHUNK)]
     with forked_pool(workers if len(bounds) > 1 else 1, tasks_per_child=TASKS_PER_CHILD,
                      engine=engine, columns=columns, left=left, right=right) as pool_map:
-        for (lo, hi), weights in zip(bounds, pool_map(_score_chunk, bounds), strict=True):
-            out[lo:hi] = weights
-    return out
+        yield pool_map(_score_chunk, bounds, window=len(bounds))
 
 
 def _score_chunk(bounds: tuple[int, int]) -> np.ndarray:
@@ -172,8 +192,28 @@ class Clustering:
     merged_away: dict[int, int]
     stats: BlockStats
     on_demand_scores: int = 0
-    #: seconds per part: candidate pairs, record columns + vectorized scoring, the replay
+    #: seconds per part: candidate pairs, record columns, scoring and replay (overlapped), the
+    #: replay's waits for weights
     timings: dict[str, float] = field(default_factory=dict)
+
+
+class _StreamedWeights:
+    """The pair weights, in pair order, filled chunk by chunk as the scoring pool returns them."""
+
+    def __init__(self, size: int, chunks: Iterator[np.ndarray]) -> None:
+        self.values = np.empty(size, dtype=float)
+        self.ready = 0
+        self.waited = 0.0  # seconds the replay spent waiting for a chunk
+        self._chunks = chunks
+
+    def upto(self, hi: int) -> None:
+        """Make sure the weights of pairs ``[0, hi)`` are in ``values``."""
+        while self.ready < hi:
+            mark = time.perf_counter()
+            chunk = next(self._chunks)
+            self.waited += time.perf_counter() - mark
+            self.values[self.ready:self.ready + len(chunk)] = chunk
+            self.ready += len(chunk)
 
 
 class _PairWeights:
@@ -183,18 +223,20 @@ class _PairWeights:
     Why not one dict keyed by pair: at 1,000,000 records there are 13,000,000 pairs; a dict of
     them (and a dict of each record's earlier partners) held gigabytes of Python objects and was
     built one pair at a time. Here each record's earlier partners and their weights are one slice
-    of two arrays, read once when the replay reaches the record.
+    of two arrays, read once when the replay reaches the record. The pairs are scored in that
+    order, so the replay of record i needs only the chunks up to its last pair: it runs while
+    the pool still scores the later ones.
     """
 
-    def __init__(self, engine: MatchEngine, prepared: Sequence[PreparedRecord], left: np.ndarray, right: np.ndarray,
-                 weights: np.ndarray) -> None:
+    def __init__(self, engine: MatchEngine, prepared: Sequence[PreparedRecord], incoming: np.ndarray,
+                 partners: np.ndarray, weights: _StreamedWeights) -> None:
+        """``incoming`` (ascending) and ``partners``: the pairs, ordered by later record, then earlier."""
         self.engine, self.prepared = engine, prepared
         n = len(prepared)
-        order = np.argsort(right, kind="stable")  # pairs come sorted by (left, right): partners stay ascending
-        self.partners = left[order]
-        self.weights = weights[order]
+        self.partners = partners
+        self.weights = weights
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(right, minlength=n), out=offsets[1:])
+        np.cumsum(np.bincount(incoming, minlength=n), out=offsets[1:])
         self.offsets: list[int] = offsets.tolist()
         self.extra: dict[tuple[int, int], float] = {}
         self._scoring: tuple[int, Callable[[Mapping[str, Any]], float]] | None = None
@@ -202,14 +244,16 @@ class _PairWeights:
     def earlier(self, i: int) -> dict[int, float]:
         """Record i's earlier partners (sharing a usable key) with the weight of (i, partner)."""
         lo, hi = self.offsets[i], self.offsets[i + 1]
-        return dict(zip(self.partners[lo:hi].tolist(), self.weights[lo:hi].tolist(), strict=True))
+        self.weights.upto(hi)
+        return dict(zip(self.partners[lo:hi].tolist(), self.weights.values[lo:hi].tolist(), strict=True))
 
     def __call__(self, incoming: int, member: int) -> float:
         """Weight of ``score(prepared[incoming], prepared[member])`` (incoming is the later record)."""
         lo, hi = self.offsets[incoming], self.offsets[incoming + 1]
         at = lo + int(np.searchsorted(self.partners[lo:hi], member))
         if at < hi and self.partners[at] == member:
-            return float(self.weights[at])
+            self.weights.upto(hi)
+            return float(self.weights.values[at])
         return self.scored(incoming, member)
 
     def scored(self, incoming: int, member: int) -> float:
@@ -231,19 +275,44 @@ def cluster_records(
     deleted: Sequence[bool] | None = None,
     workers: int = 1,
 ) -> Clustering:
-    """Replay the real-time decisions in file order over vectorized pair weights."""
+    """Replay the real-time decisions in file order over vectorized pair weights.
+
+    The replay runs while the pool scores: pairs are scored in the order the replay reads them
+    (by later record), so at 1,000,000 records the serial replay no longer waits for all 13
+    million pairs first. ``timings``: ``pairs``, ``columns`` (the record columns), ``score_replay``
+    (the two overlapped) and ``score_wait`` (the part of it the replay spent waiting for weights).
+    """
     n = len(prepared)
     deleted = deleted or [False] * n
     live_keys = [[] if deleted[i] else list(keys[i]) for i in range(n)]
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     left, right, stats = candidate_pairs(live_keys, min(MAX_BLOCK_SIZE, engine.max_block_size))
+    order = np.argsort(right, kind="stable")  # pairs come sorted by (left, right): partners stay ascending
+    incoming, partners = right[order], left[order]
+    del left, right, order
     timings["pairs"] = time.perf_counter() - mark
-    weights = score_pairs(engine, engine.record_columns(prepared), right, left, workers) if len(left) else np.empty(0)
-    weight = _PairWeights(engine, prepared, left, right, weights)
-    del left, right, weights
-    timings["score"] = time.perf_counter() - mark - timings["pairs"]
+    mark = time.perf_counter()
+    columns = engine.record_columns(prepared) if len(incoming) else None
+    timings["columns"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    with scored_chunks(engine, columns, incoming, partners, workers) as chunks:  # type: ignore[arg-type]
+        streamed = _StreamedWeights(len(incoming), chunks)
+        weight = _PairWeights(engine, prepared, incoming, partners, streamed)
+        del incoming
+        decisions, clusters, in_review, merged_away = _replay(engine, prepared, deleted, weight)
+    timings["score_replay"] = time.perf_counter() - mark
+    timings["score_wait"] = streamed.waited
+    return Clustering(decisions, clusters, in_review, merged_away, stats, len(weight.extra), timings)
 
+
+_weight_of = itemgetter(1)
+
+
+def _replay(engine: MatchEngine, prepared: Sequence[PreparedRecord], deleted: Sequence[bool],
+            weight: _PairWeights) -> tuple[list[RecordDecision], dict[int, list[int]], set[int], dict[int, int]]:
+    """``decide``'s rule for every record in file order: decisions, clusters, clusters in review, merges."""
+    n = len(prepared)
     upper, lower = engine.model.thresholds["upper"], engine.model.thresholds["lower"]
     upper_w = weight_from_probability(upper)
     cap = engine.model.max_members_compared
@@ -282,11 +351,6 @@ def cluster_records(
     def golden_weight(i: int, c: int, known: dict[int, float]) -> tuple[float, int, int]:
         """decide's median member weight of record i against cluster c: (weight, best member, compared).
         ``known``: i's weights with its key-sharing partners; other members are scored on demand."""
-        members = clusters[c]
-        if len(members) == 1 and cap >= 1:  # most goldens: one member, nothing to tell apart
-            m = members[0]
-            w = known.get(m)
-            return (weight.scored(i, m) if w is None else w), m, 1
         sample = sample_of(c)
         ws = [known[m] if m in known else weight.scored(i, m) for m in sample]
         if not ws:
@@ -310,13 +374,19 @@ def cluster_records(
             decisions.append(RecordDecision("new", new_cluster(i), 0.0))
             continue
         known = weight.earlier(i)
-        candidates = sorted({cluster_of[j] for j in known if cluster_of[j] is not None})  # type: ignore[type-var]
+        reached = set(map(cluster_of.__getitem__, known))  # at 1,000,000 records: ~13 partners a record
+        reached.discard(None)
         ranked: list[tuple[int, float, int, int]] = []
-        for c in candidates:
-            w, best, compared = golden_weight(i, c, known)
+        for c in sorted(reached):  # type: ignore[type-var]
+            members = clusters[c]
+            if len(members) == 1 and cap >= 1:  # most goldens: one member, nothing to tell apart
+                best, compared = members[0], 1
+                w = known[best] if best in known else weight.scored(i, best)
+            else:
+                w, best, compared = golden_weight(i, c, known)
             if w != -math.inf:
                 ranked.append((c, w, best, compared))
-        ranked.sort(key=lambda r: r[1], reverse=True)
+        ranked.sort(key=_weight_of, reverse=True)
         if not ranked:
             decisions.append(RecordDecision("new", new_cluster(i), 0.0))
             continue
@@ -361,8 +431,7 @@ def cluster_records(
             decisions.append(RecordDecision("review", c_new, p, best_member, top, summary, compared))
         else:
             decisions.append(RecordDecision("new", new_cluster(i), p, best_member, None, summary, compared))
-    timings["replay"] = time.perf_counter() - mark - timings["pairs"] - timings["score"]
-    return Clustering(decisions, clusters, in_review, merged_away, stats, len(weight.extra), timings)
+    return decisions, clusters, in_review, merged_away
 
 
 def resolved_cluster(clustering: Clustering, c: int | None) -> int | None:

@@ -11,7 +11,8 @@ decision depends only on the file itself, so the work can be done the way Splink
    keys; this process keeps only compact per-record state and the reject file, never the file;
 2. generate candidate pairs set-wise (pandas group-by on the key, blocks capped exactly like the
    real-time path), score them column-wise over record indices (``MatchEngine.score_indexed``, chunks on the pool);
-3. replay the real-time decisions once, in file order (:mod:`mdm.bulk.cluster`);
+3. replay the real-time decisions once, in file order (:mod:`mdm.bulk.cluster`), while the pool
+   still scores: pairs are scored in the order the replay reads them;
 4. on the pool again: survivorship per cluster and every row of ``golden_record``,
    ``golden_version``, ``outbox_event``, ``source_record``, ``match_key`` and ``review_item``,
    formatted as COPY text (:mod:`mdm.bulk.copytext`); this process streams it with COPY

@@ -5,7 +5,9 @@ loaded match model and survivorship rules). Forked children inherit it copy-on-w
 is only a slice description and the answer is compact (prepared records, or finished COPY text);
 nothing large is pickled towards the children. Why bounded: ``Pool.imap`` pulls its whole input
 iterator at once, which would read the entire file into the task queue; here at most
-``2 × workers`` tasks are outstanding, so the file is still streamed.
+``2 × workers`` tasks are outstanding, so the file is still streamed. A caller whose tasks are
+small and whose results it consumes slowly (the bulk clustering's replay) widens the window so
+the pool keeps working meanwhile.
 
 Children never touch the database (inherited connections are left alone; pool children leave
 with ``os._exit``). Where ``fork`` is unavailable, or with one worker, tasks run in-process.
@@ -28,7 +30,7 @@ def state() -> dict[str, Any]:
     return _STATE
 
 
-Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+Mapper = Callable[..., Iterator[Any]]
 
 
 def _default_signals() -> None:
@@ -43,16 +45,18 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any], window: int | None = None) -> Iterator[Any]:
     for task in tasks:
         yield fn(task)
 
 
 @contextmanager
 def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any) -> Iterator[Mapper]:
-    """Yield an ordered, lazily consuming ``map(fn, tasks)`` running on ``workers`` forked processes.
+    """Yield an ordered, lazily consuming ``map(fn, tasks, window=None)`` running on ``workers``
+    forked processes.
 
     ``fn`` must be a module-level function; it reads ``shared`` through :func:`state`.
+    ``window``: tasks submitted ahead of the result being read (default ``2 × workers``).
     ``tasks_per_child``: replace a child by a fresh fork after that many tasks. Copy-on-write
     is undone by reference counting — every object a child merely reads gets its page copied —
     so a long-lived child slowly duplicates the parent's heap (measured at 1,000,000 records:
@@ -67,9 +71,9 @@ def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any)
             _STATE.clear()
         return
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals, maxtasksperchild=tasks_per_child)
-    inflight = 2 * workers
 
-    def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any], window: int | None = None) -> Iterator[Any]:
+        inflight = max(1, window or 2 * workers)
         pending: deque[Any] = deque()
         for task in tasks:
             pending.append(pool.apply_async(fn, (task,)))

@@ -6,6 +6,7 @@ import os
 import random
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -170,3 +171,48 @@ def test_key_codes_are_exact_even_when_hashes_collide() -> None:
     keys = [[_Colliding("x")], [_Colliding("y")], [_Colliding("x")]]
     left, right, _ = candidate_pairs(keys)
     assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 2)]  # x and y share a hash, not a block
+
+
+def test_streamed_weights_pull_only_the_chunks_asked_for() -> None:
+    from mdm.bulk.cluster import _StreamedWeights
+
+    pulled = []
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for k in range(4):
+            pulled.append(k)
+            yield np.arange(k * 3, k * 3 + 3, dtype=float)
+
+    streamed = _StreamedWeights(12, chunks())
+    streamed.upto(0)
+    assert pulled == []
+    streamed.upto(4)
+    assert pulled == [0, 1] and streamed.values[:4].tolist() == [0, 1, 2, 3]
+    streamed.upto(3)
+    assert pulled == [0, 1]
+    streamed.upto(12)
+    assert pulled == [0, 1, 2, 3] and streamed.values.tolist() == list(range(12))
+
+
+def test_clustering_is_the_same_however_the_scoring_is_chunked_and_spread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay reads weights while the pool still scores later chunks: many small chunks on two
+    forked processes give exactly the decisions of one chunk scored in-process."""
+    import mdm.bulk.cluster as cluster
+    from bench.speed import hub_fields, people
+    from matching import MatchEngine
+
+    engine = MatchEngine("customer")
+    prepared = [engine.prepare(hub_fields(row)) for _, row in people(600, seed=3)]
+    keys = [sorted(set(engine.blocking_keys(p))) for p in prepared]
+    deleted = [i % 97 == 5 for i in range(len(prepared))]
+
+    def outcome(workers: int) -> tuple[Any, ...]:
+        c = cluster.cluster_records(engine, prepared, keys, deleted, workers)
+        assert set(c.timings) == {"pairs", "columns", "score_replay", "score_wait"}
+        return c.decisions, c.clusters, c.in_review, c.merged_away, c.on_demand_scores, c.stats.pairs
+
+    whole = outcome(1)
+    assert whole[5] > 200 and any(d.action == "link" for d in whole[0])  # enough pairs and links to tell
+    monkeypatch.setattr(cluster, "SCORE_CHUNK", 37)
+    assert outcome(2) == whole
+    assert outcome(1) == whole
