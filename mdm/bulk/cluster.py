@@ -40,10 +40,11 @@ from matching.engine import (
     weight_from_probability,
 )
 from mdm.bulk.parallel import forked_pool, state
+from mdm.services.resolve import (  # the real-time path's limits, replayed
+    MAX_BLOCK_SIZE,
+    MAX_MEMBERS_PER_GOLDEN,
+)
 
-#: The real-time path's limits (mdm.services.resolve); kept equal on purpose.
-MAX_BLOCK_SIZE = 200
-MAX_MEMBERS_PER_GOLDEN = 50
 #: Pairs scored per ``score_indexed`` call: bounds the memory of the gathered columns.
 SCORE_CHUNK = 100_000
 #: Scoring tasks per pool process before a fresh fork replaces it: none. The write phase renews
