@@ -7,9 +7,10 @@ merges). Union-find over pairs above the threshold would chain A≈B≈C into on
 A and C are far apart, which ``decide`` deliberately refuses. So the expensive parts — blocking,
 pair generation and pair scoring — are done column-wise over the whole file, and the cheap
 part — replaying ``decide``'s rule in file order over the pair weights — is a Python loop of
-look-ups, run in this process while the pool scores the pairs of later records. Member pairs that share no blocking key (``decide`` compares a record
-with *every* member of a candidate golden) are scored on demand with ``MatchEngine.score`` and
-cached; they are few.
+look-ups, run in this process while the pool scores the pairs of later records. Member pairs
+that share no blocking key (``decide`` compares a record with *every* member of a candidate
+golden) are scored on demand with the kernel's scorer for the incoming record and cached
+(1.57 M of them at 1,000,000 records, against 13.1 M key-sharing pairs).
 
 Oversized blocks are emulated exactly: on the real-time path a record skips a key when more than
 ``MAX_BLOCK_SIZE`` stored records already carry it, so in file order only the first
@@ -133,27 +134,16 @@ def candidate_pairs(keys: Sequence[Sequence[str]], max_block: int = MAX_BLOCK_SI
     return left, right, stats
 
 
-def score_pairs(engine: MatchEngine, columns: RecordColumns, left: np.ndarray, right: np.ndarray, workers: int = 1) -> np.ndarray:
-    """Weights of the pairs of record indices with ``MatchEngine.score_indexed``, in chunks on a process pool.
+@contextmanager
+def scored_chunks(engine: MatchEngine, columns: RecordColumns | None, left: np.ndarray, right: np.ndarray,
+                  workers: int = 1) -> Iterator[Iterator[np.ndarray]]:
+    """Weights of the pairs of record indices (``MatchEngine.score_indexed``), as an iterator of
+    consecutive chunks scored on a process pool. ``columns`` may be None only when there are no pairs.
 
     ``left`` is the *incoming* (later) record of ``decide``'s ``score(prepared, member)``: term
-    frequency adjustments use the incoming record's value, so the order matters.
-    """
-    out = np.empty(len(left), dtype=float)
-    with scored_chunks(engine, columns, left, right, workers) as chunks:
-        at = 0
-        for weights in chunks:
-            out[at:at + len(weights)] = weights
-            at += len(weights)
-    return out
-
-
-@contextmanager
-def scored_chunks(engine: MatchEngine, columns: RecordColumns, left: np.ndarray, right: np.ndarray,
-                  workers: int = 1) -> Iterator[Iterator[np.ndarray]]:
-    """The weights of ``score_pairs`` as an iterator of consecutive chunks, every chunk handed to
-    the pool at once: the pool scores ahead while the caller consumes (the replay), and the
-    caller blocks only on a chunk not scored yet. A pending result is one chunk of floats
+    frequency adjustments use the incoming record's value, so the order matters. Every chunk is
+    handed to the pool at once: the pool scores ahead while the caller consumes (the replay), and
+    the caller blocks only on a chunk not scored yet. A pending result is one chunk of floats
     (0.8 MB), so even all of them at 1,000,000 records (131 chunks) stay small.
     """
     bounds = [(lo, min(lo + SCORE_CHUNK, len(left))) for lo in range(0, len(left), SCORE_CHUNK)]
@@ -297,7 +287,7 @@ def cluster_records(
     columns = engine.record_columns(prepared) if len(incoming) else None
     timings["columns"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    with scored_chunks(engine, columns, incoming, partners, workers) as chunks:  # type: ignore[arg-type]
+    with scored_chunks(engine, columns, incoming, partners, workers) as chunks:
         streamed = _StreamedWeights(len(incoming), chunks)
         weight = _PairWeights(engine, prepared, incoming, partners, streamed)
         del incoming

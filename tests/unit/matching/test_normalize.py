@@ -143,7 +143,6 @@ def test_country_and_text() -> None:
     assert to_text("a\x00b\u200bc").text == "a b c"
 
 
-
 def test_to_text_ascii_shortcut_equals_the_unicode_path() -> None:
     """ASCII input skips NFKC and the per-character category test; every ASCII character, alone
     and among others, must come out exactly as the general path makes it."""
