@@ -41,8 +41,26 @@ def _default_signals() -> None:
     children with SIGTERM, so an idle child kept waiting for work and the load hung in
     ``Pool.join`` for good (seen in the benchmark: one run in three). Children never need a
     graceful stop: their results are only used once returned.
+
+    The parent forks its children with SIGTERM blocked (:func:`_sigterm_blocked`), so one that
+    arrives before this initializer has run stays pending and kills the child once unblocked
+    here: a child not yet scheduled when the pool was terminated kept the parent's handler and
+    hung the join (the unit test, under a loaded test run).
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+@contextmanager
+def _sigterm_blocked() -> Iterator[None]:
+    """SIGTERM blocked in this thread meanwhile: threads and processes started meanwhile (the
+    pool's children and its helper threads, which fork replacement children) inherit the mask;
+    a SIGTERM for this process is delivered to it after, not lost."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _inline_map(fn: Callable[[Any], Any], tasks: Iterable[Any], window: int | None = None) -> Iterator[Any]:
@@ -70,7 +88,8 @@ def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any)
         finally:
             _STATE.clear()
         return
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals, maxtasksperchild=tasks_per_child)
+    with _sigterm_blocked():
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals, maxtasksperchild=tasks_per_child)
 
     def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any], window: int | None = None) -> Iterator[Any]:
         inflight = max(1, window or 2 * workers)
