@@ -32,9 +32,11 @@ class Settings:
     max_content_length: int = 32 * 1024 * 1024
     resolve_chunk_size: int = 100
     #: records a resolve job decides in one transaction with set-wise reads and locks
-    #: (mdm.services.resolve_group); 1 = one transaction per record. Each group holds about
-    #: 15 advisory locks per record until it commits (see README, scaling out)
-    resolve_group_size: int = 25
+    #: (mdm.services.resolve_group); 1 = one transaction per record. The default equals the
+    #: chunk size: one transaction per job (a streaming run spent 11 % less worker CPU per
+    #: record than with groups of 25, docs/benchmarks-speed.md run 17). Each group holds about
+    #: 15 advisory locks per record until it commits (see README, "Groups")
+    resolve_group_size: int = 100
     #: ``mdm worker`` forks a work-horse per job (RQ's default) instead of running jobs in
     #: its own process; see mdm.worker.run_worker for the trade-off
     worker_fork: bool = False
@@ -69,7 +71,7 @@ class Settings:
             "max_batch_records": _int("MDM_MAX_BATCH_RECORDS", 5000),
             "max_content_length": _int("MDM_MAX_CONTENT_LENGTH", 32 * 1024 * 1024),
             "resolve_chunk_size": _int("MDM_RESOLVE_CHUNK_SIZE", 100),
-            "resolve_group_size": _int("MDM_RESOLVE_GROUP_SIZE", 25),
+            "resolve_group_size": _int("MDM_RESOLVE_GROUP_SIZE", 100),
             "worker_fork": (env.get("MDM_WORKER_FORK") or "0").strip().lower() in ("1", "true", "yes", "on"),
             "job_max_attempts": _int("MDM_JOB_MAX_ATTEMPTS", 3),
             "sweep_after_seconds": _int("MDM_SWEEP_AFTER_SECONDS", 60),
