@@ -193,9 +193,12 @@ def _children(pid: int) -> list[int]:
                 found += [int(p) for p in fh.read().split()]
         return found
     except FileNotFoundError:
-        if os.path.exists(f"/proc/{pid}"):  # no children file in this kernel
+        if not os.path.exists(f"/proc/{pid}"):
+            return []  # gone
+        try:  # no children file in this kernel
             return [c.pid for c in psutil.Process(pid).children()]
-        return []
+        except psutil.Error:
+            return []
     except (ProcessLookupError, PermissionError):
         return []
 
