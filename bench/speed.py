@@ -167,46 +167,43 @@ class Database:
 
 
 def settings_for(url: str, redis: str | None) -> Any:
+    """The hub's settings from the environment (``Settings.from_env``: its defaults, or what an A/B
+    run sets, e.g. ``MDM_RESOLVE_GROUP_SIZE``) on this run's database and Redis."""
     from mdm.settings import Settings
 
-    # the hub's own defaults unless MDM_RESOLVE_CHUNK_SIZE / MDM_RESOLVE_GROUP_SIZE say otherwise (A/B runs)
-    defaults = Settings()
-    return Settings(database_url=url, redis_url=redis, queue_prefix=f"bench{uuid.uuid4().hex[:6]}",
-                    resolve_chunk_size=int(os.environ.get("MDM_RESOLVE_CHUNK_SIZE", defaults.resolve_chunk_size)),
-                    resolve_group_size=int(os.environ.get("MDM_RESOLVE_GROUP_SIZE", defaults.resolve_group_size)))
+    return Settings.from_env(database_url=url, redis_url=redis, queue_prefix=f"bench{uuid.uuid4().hex[:6]}")
+
+
+#: Linux lists each thread's children in ``/proc/<pid>/task/<tid>/children`` (checked once).
+_PROC_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
 
 def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` from ``/proc/<pid>/task/<tid>/children`` (Linux).
+    """Direct children of ``pid`` from those files; [] once it is gone.
 
     Why not psutil's ``children()``: it reads the stat file of every process on the machine each
     time, and the RSS sampler asks every 0.2 s: 13 % of this process's samples in a streaming
-    run (py-spy), CPU taken from the system being measured. Falls back to psutil where the
-    kernel does not offer the file."""
-    import psutil
-
+    run (py-spy), CPU taken from the system being measured."""
+    found: list[int] = []
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-        found: list[int] = []
-        for task in tasks:
+        for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as fh:
                 found += [int(p) for p in fh.read().split()]
-        return found
-    except FileNotFoundError:
-        if not os.path.exists(f"/proc/{pid}"):
-            return []  # gone
-        try:  # no children file in this kernel
-            return [c.pid for c in psutil.Process(pid).children()]
-        except psutil.Error:
-            return []
-    except (ProcessLookupError, PermissionError):
-        return []
+    except OSError:  # the process (or a thread) ended meanwhile
+        pass
+    return found
 
 
 def process_tree(pid: int) -> list[Any]:
     """The process and its descendants (psutil), [] once it is gone."""
     import psutil
 
+    if not _PROC_CHILDREN:  # not Linux: psutil's own walk
+        try:
+            proc = psutil.Process(pid)
+            return [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return []
     tree, todo = [], [pid]
     while todo:
         current = todo.pop()
