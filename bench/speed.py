@@ -400,7 +400,9 @@ def wait_until_resolved(url: str, timeout: float = 3600.0) -> None:
     100,000-record run (the status index holds an entry for every version a record had, and
     autovacuum is off here), CPU taken from the workers being measured. Open batches are found
     through their partial index instead; the pending count runs once they are all closed, and
-    every 10 s in case two workers' last items left a batch open (the sweep, off here, closes those).
+    every 10 s in case a batch is left open anyway (the sweep, off here, closes those). Until run 18
+    two workers finishing a batch's last items at once left it open, and the runs before it
+    include up to those 10 s.
     """
     from sqlalchemy import create_engine, text
 

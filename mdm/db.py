@@ -81,6 +81,9 @@ def dispose_engines(close: bool = True) -> None:
     _FACTORIES.clear()
 
 
+_Hook = TypeVar("_Hook", bound=Callable[[], None])
+
+
 class UnitOfWork:
     """One transaction. Roll back unless :meth:`commit` was called; run after-commit hooks."""
 
@@ -89,6 +92,7 @@ class UnitOfWork:
         self._factory = session_factory or _session_factory(settings.database_url)
         self.session: Session
         self._after_commit: list[Callable[[], None]] = []
+        self._before_commit: dict[type, Callable[[], None]] = {}
 
     @property
     def dialect(self) -> str:
@@ -97,6 +101,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self._after_commit = []
+        self._before_commit = {}
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -106,10 +111,25 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
+        hooks_before, self._before_commit = list(self._before_commit.values()), {}
+        for hook_before in hooks_before:
+            hook_before()
         self.session.commit()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
+
+    def before_commit(self, kind: type[_Hook], make: Callable[[], _Hook]) -> _Hook:
+        """The transaction's one ``kind`` of hook, made by ``make`` on first use; each runs once,
+        in order of first use, as the last statements before the commit.
+
+        Why one per kind: work that must happen once per transaction, as late as possible, on
+        everything several callers gathered (closing finished batches locks their rows; taken
+        at the end, the locks are held only through the commit, and in one sorted statement)."""
+        hook = self._before_commit.get(kind)
+        if hook is None:
+            hook = self._before_commit[kind] = make()
+        return hook  # type: ignore[return-value]
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` only once the transaction is committed (enqueueing jobs, for example)."""

@@ -483,14 +483,8 @@ new_keys AS (
     INSERT INTO match_key (domain, key, source_record_id)
     SELECT :domain, k.key, :rid FROM unnest(CAST(:keys AS varchar[])) WITH ORDINALITY AS k(key, n)
      WHERE k.key <> ALL (ARRAY(SELECT m.key FROM match_key m WHERE m.source_record_id = :rid))
-     ORDER BY k.n),
-items AS (
-    UPDATE batch_item SET status = 'done' WHERE source_record_id = :rid AND status = 'pending'
-    RETURNING batch_id)
-UPDATE batch SET finished_at = :resolved_at
- WHERE id IN (SELECT batch_id FROM items)
-   AND NOT EXISTS (SELECT 1 FROM batch_item bi WHERE bi.batch_id = batch.id AND bi.status = 'pending'
-                   AND bi.source_record_id <> :rid)
+     ORDER BY k.n)
+UPDATE batch_item SET status = 'done' WHERE source_record_id = :rid AND status = 'pending'
 """).bindparams(
     *(bindparam(c, type_=_SR[c].type) for c in (
         "prepared", "golden_id", "match_status", "match_probability", "match_explanation", "model_version",
@@ -529,6 +523,9 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
     if on_postgres:
         if params:
             uow.session.execute(_PG_RESOLVED, one_or_many(params))
+            closing = uow.before_commit(_BatchesToClose, lambda: _BatchesToClose(uow))
+            closing.record_ids.update(p["rid"] for p in params)
+            closing.now = now
     else:
         for (record, values), (_, keys, _given) in zip(stored, resolutions, strict=True):
             _write_record_steps(uow, record, keys, values)
@@ -553,7 +550,8 @@ def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: datetime | N
 
 
 def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now: datetime | None = None) -> None:
-    """Mark the pending batch items of these records, and close batches with nothing pending."""
+    """Mark the pending batch items of these records; their batches with nothing pending left
+    are closed just before the commit (:class:`_BatchesToClose`)."""
     batch_ids = set(
         uow.session.execute(
             update(_BI)
@@ -562,13 +560,45 @@ def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now:
             .returning(_BI.c.batch_id)
         ).scalars()
     )
-    if not batch_ids:
-        return
-    # one statement for all batches: close those with no pending item left (same test as a count)
-    still_pending = sa_select(_BI.c.batch_id).where(_BI.c.batch_id == _B.c.id, _BI.c.status == "pending").exists()
-    uow.session.execute(
-        update(_B).where(_B.c.id.in_(sorted(batch_ids)), ~still_pending).values(finished_at=now or utcnow())
-    )
+    if batch_ids:
+        closing = uow.before_commit(_BatchesToClose, lambda: _BatchesToClose(uow))
+        closing.batch_ids.update(batch_ids)
+        closing.now = now or utcnow()
+
+
+@dataclass
+class _BatchesToClose:
+    """Close, as the transaction's last statements, the open batches of the items it finished
+    that have no pending item left.
+
+    Why at the end, and locked: two workers finishing a batch's last items at the same moment
+    each saw the other's item still pending (an uncommitted update is invisible), so neither
+    closed the batch, which stayed open until the sweep found it — a client polling the batch,
+    and the streaming benchmark, waited for that. Here each transaction first locks the open
+    batches (ascending id: no deadlock between two), then checks them in a new statement, whose
+    snapshot sees every transaction that held the lock before: the last one to take it closes
+    the batch. The locks come last, so they are held only through the commit.
+    """
+
+    uow: UnitOfWork
+    record_ids: set[int] = field(default_factory=set)  # items marked by these records (batch ids found here)
+    batch_ids: set[str] = field(default_factory=set)
+    now: datetime | None = None
+
+    def __call__(self) -> None:
+        session = self.uow.session
+        mine = _B.c.id.in_(sorted(self.batch_ids))
+        if self.record_ids:  # the batches of any item of theirs: only the open ones are read
+            mine = mine | _B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids))))
+        if self.uow.dialect == "postgresql":  # SQLite serializes writers: nothing to lock
+            locked = list(session.execute(
+                sa_select(_B.c.id).where(mine, _B.c.finished_at.is_(None)).order_by(_B.c.id).with_for_update()).scalars())
+            if not locked:
+                return
+            mine = _B.c.id.in_(locked)
+        still_pending = sa_select(_BI.c.batch_id).where(_BI.c.batch_id == _B.c.id, _BI.c.status == "pending").exists()
+        session.execute(
+            update(_B).where(mine, _B.c.finished_at.is_(None), ~still_pending).values(finished_at=self.now or utcnow()))
 
 
 def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:

@@ -148,9 +148,11 @@ def requeue_lost_loads(settings: Settings, *, older_than_seconds: int | None = N
     return {"loads_requeued": len(lost)}
 
 
-#: Batches whose last items were finished by two workers at the same moment: each saw the
-#: other's item still pending (neither transaction could see the other's uncommitted update),
-#: so neither set ``finished_at``. The status endpoint already says "done" (it counts items);
+#: Batches with nothing pending that are still open. Resolvers close a batch lock-then-check at
+#: the end of the transaction that finishes its last item (``resolve._BatchesToClose``); before
+#: that, two workers finishing a batch's last items at the same moment each saw the other's item
+#: still pending and neither closed it. This is the safety net for batches left open that way by
+#: an earlier version, or by hand: the status endpoint already says "done" (it counts items);
 #: this closes the row, dated by the last resolution among its records.
 _CLOSE_FINISHED_BATCHES = text("""
 UPDATE batch SET finished_at = coalesce(

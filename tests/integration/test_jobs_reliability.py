@@ -165,8 +165,9 @@ def test_sweep_restores_a_job_a_killed_worker_dequeued_but_never_started(iso: tu
 
 
 def test_sweep_closes_batches_that_two_workers_finished_at_once(iso: tuple[Hub, list[WorkerProcess]]) -> None:
-    """Two workers finishing a batch's last two items in the same instant each see the other's
-    item as pending, so neither sets ``finished_at``; the sweep closes such batches."""
+    """A batch with nothing pending but no ``finished_at`` (what two workers finishing its last
+    two items at once left before resolvers closed batches lock-then-check; see
+    test_batch_close_race.py) is closed by the sweep."""
     from mdm.services.sweep import close_finished_batches
 
     hub, workers = iso

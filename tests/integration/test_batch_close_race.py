@@ -1,0 +1,77 @@
+"""Two resolvers finishing the last two items of one batch at the same moment leave it closed.
+
+Each used to see the other's item still pending (an uncommitted update is invisible) and neither
+set ``finished_at``: the batch stayed open until the sweep found it, and a client polling it (or
+the streaming benchmark, which waited up to 10 s for the sweep's work) saw it unfinished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from mdm import runtime
+from mdm.db import UnitOfWork
+from mdm.engines import reset_caches
+from mdm.services.ingest import Change, accept_batch
+from mdm.services.resolve import resolve_one
+from mdm.settings import Settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def store(settings: Settings, changes: list[Change]) -> tuple[str, list[int]]:
+    with UnitOfWork(settings) as uow:
+        accepted, ids = accept_batch(uow, "erp", "customer", changes)
+        uow.commit()
+    return accepted.batch_id, ids
+
+
+@pytest.fixture
+def contended(pg_inline_settings: Settings) -> Settings:
+    settings = dataclasses.replace(pg_inline_settings, resolve_group_size=100)
+    runtime.configure(settings)
+    reset_caches()
+    return settings
+
+
+def test_two_transactions_finishing_a_batch_at_once_close_it(contended: Settings) -> None:
+    # two people with nothing in common: no shared key, so neither waits for the other's locks
+    first = {"kind": "person", "first_name": "Amelia", "last_name": "Quenby", "birth_date": "1961-03-04",
+             "email": "amelia.quenby@example.org"}
+    second = {"kind": "person", "first_name": "Tobias", "last_name": "Ferreira-Lund", "birth_date": "1994-11-23",
+              "email": "t.ferreira@example.net"}
+    batch_id, ids = store(contended, [Change("Q-1", first, T0), Change("F-2", second, T0)])
+    both_written = threading.Barrier(2, timeout=30)
+    errors: list[BaseException] = []
+
+    def resolve(record_id: int) -> None:
+        try:
+            with UnitOfWork(contended) as uow:
+                resolve_one(uow, record_id)
+                both_written.wait()  # each has marked its item done; neither has committed
+                uow.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=resolve, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    engine = create_engine(contended.database_url)
+    try:
+        with engine.connect() as conn:
+            finished: Any = conn.execute(text("SELECT finished_at FROM batch WHERE id = :b"), {"b": batch_id}).scalar_one()
+            pending = conn.execute(text("SELECT count(*) FROM batch_item WHERE batch_id = :b AND status = 'pending'"),
+                                   {"b": batch_id}).scalar_one()
+    finally:
+        engine.dispose()
+    assert pending == 0
+    assert finished is not None, "the batch was left open although both of its items are done"
