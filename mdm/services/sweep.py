@@ -154,13 +154,18 @@ def requeue_lost_loads(settings: Settings, *, older_than_seconds: int | None = N
 #: still pending and neither closed it. This is the safety net for batches left open that way by
 #: an earlier version, or by hand: the status endpoint already says "done" (it counts items);
 #: this closes the row, dated by the last resolution among its records.
-_CLOSE_FINISHED_BATCHES = text("""
+#: On PostgreSQL the rows are locked in ascending id first, as resolvers lock the batches they
+#: close, so the sweep and a resolver closing the same batches cannot deadlock (SQLite serializes
+#: writers and has no FOR UPDATE).
+_CLOSE_FINISHED_BATCHES = """
 UPDATE batch SET finished_at = coalesce(
         (SELECT max(sr.resolved_at) FROM batch_item bi JOIN source_record sr ON sr.id = bi.source_record_id
           WHERE bi.batch_id = batch.id), :now)
- WHERE finished_at IS NULL AND created_at < :before
-   AND NOT EXISTS (SELECT 1 FROM batch_item bi WHERE bi.batch_id = batch.id AND bi.status = 'pending')
-""")
+ WHERE id IN (SELECT b.id FROM batch b WHERE b.finished_at IS NULL AND b.created_at < :before
+                 AND NOT EXISTS (SELECT 1 FROM batch_item bi WHERE bi.batch_id = b.id AND bi.status = 'pending')
+               ORDER BY b.id {lock})
+   AND finished_at IS NULL
+"""
 
 
 def close_finished_batches(settings: Settings, *, older_than_seconds: int | None = None) -> int:
@@ -168,7 +173,8 @@ def close_finished_batches(settings: Settings, *, older_than_seconds: int | None
     age = settings.sweep_after_seconds if older_than_seconds is None else older_than_seconds
     now = utcnow()
     with UnitOfWork(settings) as uow:
-        closed = uow.session.execute(_CLOSE_FINISHED_BATCHES, {"now": now, "before": now - timedelta(seconds=age)}).rowcount
+        statement = text(_CLOSE_FINISHED_BATCHES.format(lock="FOR UPDATE" if uow.dialect == "postgresql" else ""))
+        closed = uow.session.execute(statement, {"now": now, "before": now - timedelta(seconds=age)}).rowcount
         uow.commit()
     if closed:
         log.info("sweep closed %d finished batches", closed)

@@ -1,4 +1,5 @@
-"""Two resolvers finishing the last two items of one batch at the same moment leave it closed.
+"""Two resolvers finishing the last two items of one batch at the same moment leave it closed;
+the sweep closes a finished batch left open anyway (SQLite and PostgreSQL).
 
 Each used to see the other's item still pending (an uncommitted update is invisible) and neither
 set ``finished_at``: the batch stayed open until the sweep found it, and a client polling it (or
@@ -75,3 +76,40 @@ def test_two_transactions_finishing_a_batch_at_once_close_it(contended: Settings
         engine.dispose()
     assert pending == 0
     assert finished is not None, "the batch was left open although both of its items are done"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def either(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_inline_settings")
+        return
+    from mdm.migrate import upgrade
+    from tests.conftest import inline_runtime
+
+    s = Settings(database_url=f"sqlite:///{tmp_path / 'sweep.sqlite3'}", redis_url=None)
+    upgrade(s.database_url)
+    with inline_runtime(s):
+        yield s
+
+
+def test_the_sweep_closes_a_finished_batch_left_open_and_only_that_one(either: Settings) -> None:
+    from mdm.services.sweep import close_finished_batches
+
+    finished, ids = store(either, [Change("S-1", {"kind": "person", "first_name": "Ida", "last_name": "Sorensen",
+                                                  "email": "ida@example.org"}, T0)])
+    still_open, _ = store(either, [Change("S-2", {"kind": "person", "first_name": "Oskar", "last_name": "Lindqvist",
+                                                  "email": "oskar@example.org"}, T0)])
+    with UnitOfWork(either) as uow:
+        resolve_one(uow, ids[0])
+        uow.commit()
+    engine = create_engine(either.database_url)
+    try:
+        with engine.begin() as conn:  # as an earlier version's race left it: all done, no finished_at
+            conn.execute(text("UPDATE batch SET finished_at = NULL WHERE id = :b"), {"b": finished})
+        assert close_finished_batches(either, older_than_seconds=0) == 1
+        with engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT id, finished_at FROM batch")).all())
+    finally:
+        engine.dispose()
+    assert rows[finished] is not None and rows[still_open] is None
+    assert close_finished_batches(either, older_than_seconds=0) == 0
