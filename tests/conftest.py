@@ -283,6 +283,19 @@ def pg_inline_settings(pg_settings: Settings) -> Iterator[Settings]:
         yield settings
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_inline_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Service-level tests on both databases, jobs inline: a fresh SQLite file, or the emptied
+    test database (:func:`pg_inline_settings`)."""
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_inline_settings")
+        return
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'inline.sqlite3'}", redis_url=None)
+    upgrade(settings.database_url)
+    with inline_runtime(settings):
+        yield settings
+
+
 @pytest.fixture
 def pg_hub(pg_settings: Settings, resolve_worker: WorkerProcess) -> Iterator[Hub]:
     """The hub on PostgreSQL with jobs on Redis, resolved by a real worker process."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -523,9 +523,7 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
     if on_postgres:
         if params:
             uow.session.execute(_PG_RESOLVED, one_or_many(params))
-            closing = uow.before_commit(_BatchesToClose, lambda: _BatchesToClose(uow))
-            closing.record_ids.update(p["rid"] for p in params)
-            closing.now = now
+            _close_batches_at_commit(uow, [p["rid"] for p in params], now)
     else:
         for (record, values), (_, keys, _given) in zip(stored, resolutions, strict=True):
             _write_record_steps(uow, record, keys, values)
@@ -552,18 +550,18 @@ def _close_open_reviews(uow: UnitOfWork, record: SourceRecord, now: datetime | N
 def finish_batch_items(uow: UnitOfWork, record_ids: list[int], status: str, now: datetime | None = None) -> None:
     """Mark the pending batch items of these records; their batches with nothing pending left
     are closed just before the commit (:class:`_BatchesToClose`)."""
-    batch_ids = set(
-        uow.session.execute(
-            update(_BI)
-            .where(_BI.c.source_record_id.in_(record_ids), _BI.c.status == "pending")
-            .values(status=status)
-            .returning(_BI.c.batch_id)
-        ).scalars()
-    )
-    if batch_ids:
-        closing = uow.before_commit(_BatchesToClose, lambda: _BatchesToClose(uow))
-        closing.batch_ids.update(batch_ids)
-        closing.now = now or utcnow()
+    marked = uow.session.execute(
+        update(_BI).where(_BI.c.source_record_id.in_(record_ids), _BI.c.status == "pending").values(status=status)
+    ).rowcount
+    if marked:
+        _close_batches_at_commit(uow, record_ids, now or utcnow())
+
+
+def _close_batches_at_commit(uow: UnitOfWork, record_ids: Iterable[int], now: datetime) -> None:
+    """Have the transaction's :class:`_BatchesToClose` look at these records' batches."""
+    closing = uow.before_commit(_BatchesToClose, lambda: _BatchesToClose(uow))
+    closing.record_ids.update(record_ids)
+    closing.now = now
 
 
 @dataclass
@@ -581,15 +579,13 @@ class _BatchesToClose:
     """
 
     uow: UnitOfWork
-    record_ids: set[int] = field(default_factory=set)  # items marked by these records (batch ids found here)
-    batch_ids: set[str] = field(default_factory=set)
+    record_ids: set[int] = field(default_factory=set)  # whose items the transaction finished
     now: datetime | None = None
 
     def __call__(self) -> None:
         session = self.uow.session
-        mine = _B.c.id.in_(sorted(self.batch_ids))
-        if self.record_ids:  # the batches of any item of theirs: only the open ones are read
-            mine = mine | _B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids))))
+        # the batches of any item of these records; only the open ones are read
+        mine = _B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids))))
         if self.uow.dialect == "postgresql":  # SQLite serializes writers: nothing to lock
             locked = list(session.execute(
                 sa_select(_B.c.id).where(mine, _B.c.finished_at.is_(None)).order_by(_B.c.id).with_for_update()).scalars())

@@ -8,17 +8,13 @@ the streaming benchmark, which waited up to 10 s for the sweep's work) saw it un
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
 
-from mdm import runtime
 from mdm.db import UnitOfWork
-from mdm.engines import reset_caches
 from mdm.services.ingest import Change, accept_batch
 from mdm.services.resolve import resolve_one
 from mdm.settings import Settings
@@ -33,27 +29,19 @@ def store(settings: Settings, changes: list[Change]) -> tuple[str, list[int]]:
     return accepted.batch_id, ids
 
 
-@pytest.fixture
-def contended(pg_inline_settings: Settings) -> Settings:
-    settings = dataclasses.replace(pg_inline_settings, resolve_group_size=100)
-    runtime.configure(settings)
-    reset_caches()
-    return settings
-
-
-def test_two_transactions_finishing_a_batch_at_once_close_it(contended: Settings) -> None:
+def test_two_transactions_finishing_a_batch_at_once_close_it(pg_inline_settings: Settings) -> None:
     # two people with nothing in common: no shared key, so neither waits for the other's locks
     first = {"kind": "person", "first_name": "Amelia", "last_name": "Quenby", "birth_date": "1961-03-04",
              "email": "amelia.quenby@example.org"}
     second = {"kind": "person", "first_name": "Tobias", "last_name": "Ferreira-Lund", "birth_date": "1994-11-23",
               "email": "t.ferreira@example.net"}
-    batch_id, ids = store(contended, [Change("Q-1", first, T0), Change("F-2", second, T0)])
+    batch_id, ids = store(pg_inline_settings, [Change("Q-1", first, T0), Change("F-2", second, T0)])
     both_written = threading.Barrier(2, timeout=30)
     errors: list[BaseException] = []
 
     def resolve(record_id: int) -> None:
         try:
-            with UnitOfWork(contended) as uow:
+            with UnitOfWork(pg_inline_settings) as uow:
                 resolve_one(uow, record_id)
                 both_written.wait()  # each has marked its item done; neither has committed
                 uow.commit()
@@ -66,7 +54,7 @@ def test_two_transactions_finishing_a_batch_at_once_close_it(contended: Settings
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
-    engine = create_engine(contended.database_url)
+    engine = create_engine(pg_inline_settings.database_url)
     try:
         with engine.connect() as conn:
             finished: Any = conn.execute(text("SELECT finished_at FROM batch WHERE id = :b"), {"b": batch_id}).scalar_one()
@@ -78,38 +66,24 @@ def test_two_transactions_finishing_a_batch_at_once_close_it(contended: Settings
     assert finished is not None, "the batch was left open although both of its items are done"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def either(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    if request.param == "postgres":
-        yield request.getfixturevalue("pg_inline_settings")
-        return
-    from mdm.migrate import upgrade
-    from tests.conftest import inline_runtime
-
-    s = Settings(database_url=f"sqlite:///{tmp_path / 'sweep.sqlite3'}", redis_url=None)
-    upgrade(s.database_url)
-    with inline_runtime(s):
-        yield s
-
-
-def test_the_sweep_closes_a_finished_batch_left_open_and_only_that_one(either: Settings) -> None:
+def test_the_sweep_closes_a_finished_batch_left_open_and_only_that_one(any_inline_settings: Settings) -> None:
     from mdm.services.sweep import close_finished_batches
 
-    finished, ids = store(either, [Change("S-1", {"kind": "person", "first_name": "Ida", "last_name": "Sorensen",
+    finished, ids = store(any_inline_settings, [Change("S-1", {"kind": "person", "first_name": "Ida", "last_name": "Sorensen",
                                                   "email": "ida@example.org"}, T0)])
-    still_open, _ = store(either, [Change("S-2", {"kind": "person", "first_name": "Oskar", "last_name": "Lindqvist",
+    still_open, _ = store(any_inline_settings, [Change("S-2", {"kind": "person", "first_name": "Oskar", "last_name": "Lindqvist",
                                                   "email": "oskar@example.org"}, T0)])
-    with UnitOfWork(either) as uow:
+    with UnitOfWork(any_inline_settings) as uow:
         resolve_one(uow, ids[0])
         uow.commit()
-    engine = create_engine(either.database_url)
+    engine = create_engine(any_inline_settings.database_url)
     try:
         with engine.begin() as conn:  # as an earlier version's race left it: all done, no finished_at
             conn.execute(text("UPDATE batch SET finished_at = NULL WHERE id = :b"), {"b": finished})
-        assert close_finished_batches(either, older_than_seconds=0) == 1
+        assert close_finished_batches(any_inline_settings, older_than_seconds=0) == 1
         with engine.connect() as conn:
             rows = dict(conn.execute(text("SELECT id, finished_at FROM batch")).all())
     finally:
         engine.dispose()
     assert rows[finished] is not None and rows[still_open] is None
-    assert close_finished_batches(either, older_than_seconds=0) == 0
+    assert close_finished_batches(any_inline_settings, older_than_seconds=0) == 0
