@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, text, union_all, update
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, text, union_all, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import select
@@ -564,6 +564,27 @@ def _close_batches_at_commit(uow: UnitOfWork, record_ids: Iterable[int], now: da
     closing.now = now
 
 
+#: PostgreSQL: lock the batches of the records' items, ascending id, and tell which are open.
+#: Driven by the record ids, every step an index probe: the records' items
+#: (``ix_batch_item_record``, a subquery per id), then each batch by its primary key, locked in
+#: the sorted order of the outer loop. The obvious ``batch.id IN (SELECT batch_id FROM
+#: batch_item WHERE source_record_id IN (…)) AND finished_at IS NULL`` was planned, without
+#: statistics, from the open batches (the partial index ``ix_batch_open``, estimated at two
+#: rows) with a scan of each one's items: 52–90 ms a group, half of PostgreSQL's time, while a
+#: client had hundreds of batches open (docs/benchmarks-speed.md, run 19). Any test of
+#: ``finished_at`` in the statement lets the planner walk that partial index again, once per
+#: batch, so the open ones are picked out by the caller (locking a finished batch blocks nobody:
+#: nothing writes it).
+_PG_LOCK_BATCHES = text("""
+SELECT l.id, l.finished_at IS NULL AS open
+FROM (SELECT DISTINCT i.batch_id
+        FROM unnest(CAST(:ids AS bigint[])) AS r(id)
+        CROSS JOIN LATERAL unnest(ARRAY(SELECT bi.batch_id FROM batch_item bi WHERE bi.source_record_id = r.id)) AS i(batch_id)
+       ORDER BY 1) AS mine
+CROSS JOIN LATERAL (SELECT b.id, b.finished_at FROM batch b WHERE b.id = mine.batch_id FOR UPDATE) AS l
+""")
+
+
 @dataclass
 class _BatchesToClose:
     """Close, as the transaction's last statements, the open batches of the items it finished
@@ -584,17 +605,19 @@ class _BatchesToClose:
 
     def __call__(self) -> None:
         session = self.uow.session
-        # the batches of any item of these records; only the open ones are read
-        mine = _B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids))))
         if self.uow.dialect == "postgresql":  # SQLite serializes writers: nothing to lock
-            locked = list(session.execute(
-                sa_select(_B.c.id).where(mine, _B.c.finished_at.is_(None)).order_by(_B.c.id).with_for_update()).scalars())
+            rows = session.execute(_PG_LOCK_BATCHES, {"ids": pg_array(sorted(self.record_ids))}).all()
+            locked = [batch_id for batch_id, is_open in rows if is_open]
             if not locked:
                 return
+            # open, and locked by us until commit: no finished_at test (it would bring back the
+            # partial index walk, see _PG_LOCK_BATCHES)
             mine = _B.c.id.in_(locked)
+        else:  # the open batches of any item of these records
+            mine = and_(_B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids)))),
+                        _B.c.finished_at.is_(None))
         still_pending = sa_select(_BI.c.batch_id).where(_BI.c.batch_id == _B.c.id, _BI.c.status == "pending").exists()
-        session.execute(
-            update(_B).where(mine, _B.c.finished_at.is_(None), ~still_pending).values(finished_at=self.now or utcnow()))
+        session.execute(update(_B).where(mine, ~still_pending).values(finished_at=self.now or utcnow()))
 
 
 def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:

@@ -8,7 +8,10 @@ with the hub (found while profiling the streaming benchmark). The probe is now a
 the planner cannot flatten; this test forces the generic plan on an un-analyzed table and counts
 the ``match_key`` rows the statement reads. The resolution write's "insert the keys the record
 does not hold yet" was once planned the same way, on an un-analyzed table: a scan of the whole
-domain's keys per record (3.5 ms a record at 75,000 keys in the streaming benchmark).
+domain's keys per record (3.5 ms a record at 75,000 keys in the streaming benchmark). Locking
+the open batches of a group's records, at the end of its transaction, was planned from the open
+batches with a scan of each one's items: 52–90 ms a group while a client had hundreds of batches
+open (run 19).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from sqlalchemy import create_engine, text
 
 from mdm.db import UnitOfWork
 from mdm.services.ingest import Change, accept_batch
-from mdm.services.resolve import _PG_LOOKUP, _PG_RESOLVED, resolve_one
+from mdm.services.resolve import _PG_LOCK_BATCHES, _PG_LOOKUP, _PG_RESOLVED, resolve_one
 from mdm.settings import Settings
 
 PEOPLE = 300
@@ -158,3 +161,44 @@ def test_generic_plan_of_the_resolution_write_reads_only_the_records_own_keys(se
     # the record's keys are on one or two pages of ix_match_key_record; the domain's on hundreds
     blocks = blocks_scanned(plan, "match_key")
     assert blocks <= 12, f"scanned {blocks} match_key pages to change {len(keys)} keys of {total_keys}"
+
+
+@pytest.mark.parametrize("plan_mode", ["force_generic_plan", "force_custom_plan"])
+def test_locking_a_groups_open_batches_reads_only_their_own_items(settings: Settings, plan_mode: str) -> None:
+    """Many open batches (a client posting faster than workers resolve), tables never analyzed:
+    locking the batches of a group's records reads those records' items and those batches, in
+    ascending id, skipping a finished one — not every open batch's items."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    batches, per_batch = 150, 40
+    batch_ids, record_ids = [], []
+    with UnitOfWork(settings) as uow:
+        for b in range(batches):
+            accepted, ids = accept_batch(uow, "erp", "customer", [
+                Change(f"b{b}-{i}", person(b * per_batch + i), now) for i in range(per_batch)])
+            batch_ids.append(accepted.batch_id)
+            record_ids += ids
+        uow.commit()
+    group = record_ids[-100:]  # the last three batches' records (and part of a fourth)
+    finished = batch_ids[-2]
+    expected = sorted({batch_ids[i // per_batch] for i in range(len(record_ids) - 100, len(record_ids))} - {finished})
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE batch SET finished_at = now() WHERE id = :b"), {"b": finished})
+            conn.commit()
+            params = {"ids": ("bigint[]", group)}
+            prepare_generic(conn, "lock_batches", _PG_LOCK_BATCHES.text, params)
+            cursor = psycopg.ClientCursor(conn.connection.driver_connection)
+            cursor.execute(f"SET plan_cache_mode = {plan_mode}")
+            cursor.execute("EXECUTE lock_batches(%s)", [group])
+            locked = [batch_id for batch_id, is_open in cursor.fetchall() if is_open]
+            conn.rollback()
+            plan = explain_execute(conn, "lock_batches", params)
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert locked == expected
+    items_read = rows_read(plan, "batch_item")
+    assert items_read <= 2 * len(group), f"read {items_read} batch items to find the batches of {len(group)} records"
+    # each of the group's batches once, by its primary key (the finished one too), none of the other open ones
+    assert rows_read(plan, "batch") == len(expected) + 1, rows_read(plan, "batch")
