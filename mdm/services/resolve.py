@@ -564,30 +564,31 @@ def _close_batches_at_commit(uow: UnitOfWork, record_ids: Iterable[int], now: da
     closing.now = now
 
 
-#: PostgreSQL: lock the batches of the records' items, ascending id, and tell which are open.
-#: Driven by the record ids, every step an index probe: the records' items
-#: (``ix_batch_item_record``, a subquery per id), then each batch by its primary key, locked in
-#: the sorted order of the outer loop. The obvious ``batch.id IN (SELECT batch_id FROM
-#: batch_item WHERE source_record_id IN (…)) AND finished_at IS NULL`` was planned, without
-#: statistics, from the open batches (the partial index ``ix_batch_open``, estimated at two
-#: rows) with a scan of each one's items: 52–90 ms a group, half of PostgreSQL's time, while a
-#: client had hundreds of batches open (docs/benchmarks-speed.md, run 19). Any test of
-#: ``finished_at`` in the statement lets the planner walk that partial index again, once per
-#: batch, so the open ones are picked out by the caller (locking a finished batch blocks nobody:
-#: nothing writes it).
-_PG_LOCK_BATCHES = text("""
-SELECT l.id, l.finished_at IS NULL AS open
+#: PostgreSQL: lock the open batches of the records' items, ascending id. Driven by the record
+#: ids, every step an index probe: the records' items (``ix_batch_item_record``, a subquery per
+#: id), then each batch by its primary key, locked in the sorted order of the outer loop. The
+#: obvious ``batch.id IN (SELECT batch_id FROM batch_item WHERE source_record_id IN (…)) AND
+#: finished_at IS NULL`` was planned, without statistics, from the open batches (the partial
+#: index ``ix_batch_open``, estimated at two rows) with a scan of each one's items: 52–90 ms a
+#: group, half of PostgreSQL's time, while a client had hundreds of batches open
+#: (docs/benchmarks-speed.md, run 19). ``(finished_at IS NULL) IS TRUE`` means the same, but the
+#: planner does not match it to that index's predicate (a plain ``IS NULL`` walked the index once
+#: per batch again), so finished batches are left out before the lock, by primary key. A batch
+#: closed by another transaction while this one waited for its lock is left out too (the
+#: filter is checked again on the row it locks).
+_PG_LOCK_OPEN_BATCHES = text("""
+SELECT l.id
 FROM (SELECT DISTINCT i.batch_id
         FROM unnest(CAST(:ids AS bigint[])) AS r(id)
         CROSS JOIN LATERAL unnest(ARRAY(SELECT bi.batch_id FROM batch_item bi WHERE bi.source_record_id = r.id)) AS i(batch_id)
        ORDER BY 1) AS mine
-CROSS JOIN LATERAL (SELECT b.id, b.finished_at FROM batch b WHERE b.id = mine.batch_id FOR UPDATE) AS l
+CROSS JOIN LATERAL (SELECT b.id FROM batch b WHERE b.id = mine.batch_id AND (b.finished_at IS NULL) IS TRUE FOR UPDATE) AS l
 """)
 
 #: PostgreSQL: close those of the batches locked above (open, and ours until commit) with no
 #: pending item left — in a statement of its own, whose snapshot sees every transaction that held
 #: the lock before. Constant text, so psycopg prepares it: built with SQLAlchemy per call, it
-#: cost more Python than its execution (run 19). No ``finished_at`` test, see above.
+#: cost more Python than its execution (run 19). No ``finished_at`` test: they are open, and held.
 _PG_CLOSE_LOCKED_BATCHES = text("""
 UPDATE batch b SET finished_at = :now
  WHERE b.id = ANY(CAST(:ids AS varchar[]))
@@ -616,8 +617,7 @@ class _BatchesToClose:
     def __call__(self) -> None:
         session = self.uow.session
         if self.uow.dialect == "postgresql":  # SQLite serializes writers: nothing to lock
-            rows = session.execute(_PG_LOCK_BATCHES, {"ids": pg_array(sorted(self.record_ids))}).all()
-            locked = [batch_id for batch_id, is_open in rows if is_open]
+            locked = list(session.execute(_PG_LOCK_OPEN_BATCHES, {"ids": pg_array(sorted(self.record_ids))}).scalars())
             if locked:
                 session.execute(_PG_CLOSE_LOCKED_BATCHES, {"ids": pg_array(locked), "now": self.now or utcnow()})
             return

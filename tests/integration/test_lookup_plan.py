@@ -24,10 +24,11 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from mdm.db import UnitOfWork
 from mdm.services.ingest import Change, accept_batch
-from mdm.services.resolve import _PG_LOCK_BATCHES, _PG_LOOKUP, _PG_RESOLVED, resolve_one
+from mdm.services.resolve import _PG_LOCK_OPEN_BATCHES, _PG_LOOKUP, _PG_RESOLVED, resolve_one
 from mdm.settings import Settings
 
 PEOPLE = 300
@@ -163,6 +164,20 @@ def test_generic_plan_of_the_resolution_write_reads_only_the_records_own_keys(se
     assert blocks <= 12, f"scanned {blocks} match_key pages to change {len(keys)} keys of {total_keys}"
 
 
+def is_locked(engine: Any, batch_id: str) -> bool:
+    """Whether another transaction holds ``batch_id``'s row lock (asked from a connection of its own)."""
+    with engine.connect() as other:
+        try:
+            other.execute(text("SELECT id FROM batch WHERE id = :b FOR UPDATE NOWAIT"), {"b": batch_id})
+        except OperationalError as exc:
+            if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+                return True
+            raise
+        finally:
+            other.rollback()
+    return False
+
+
 @pytest.mark.parametrize("plan_mode", ["force_generic_plan", "force_custom_plan"])
 def test_locking_a_groups_open_batches_reads_only_their_own_items(settings: Settings, plan_mode: str) -> None:
     """Many open batches (a client posting faster than workers resolve), tables never analyzed:
@@ -187,18 +202,21 @@ def test_locking_a_groups_open_batches_reads_only_their_own_items(settings: Sett
             conn.execute(text("UPDATE batch SET finished_at = now() WHERE id = :b"), {"b": finished})
             conn.commit()
             params = {"ids": ("bigint[]", group)}
-            prepare_generic(conn, "lock_batches", _PG_LOCK_BATCHES.text, params)
+            prepare_generic(conn, "lock_batches", _PG_LOCK_OPEN_BATCHES.text, params)
             cursor = psycopg.ClientCursor(conn.connection.driver_connection)
             cursor.execute(f"SET plan_cache_mode = {plan_mode}")
             cursor.execute("EXECUTE lock_batches(%s)", [group])
-            locked = [batch_id for batch_id, is_open in cursor.fetchall() if is_open]
+            locked = [row[0] for row in cursor.fetchall()]
+            held = {batch_id: is_locked(engine, batch_id) for batch_id in [*expected, finished]}
             conn.rollback()
             plan = explain_execute(conn, "lock_batches", params)
             conn.rollback()
     finally:
         engine.dispose()
     assert locked == expected
+    assert held == {**{batch_id: True for batch_id in expected}, finished: False}  # a finished batch is not locked
     items_read = rows_read(plan, "batch_item")
     assert items_read <= 2 * len(group), f"read {items_read} batch items to find the batches of {len(group)} records"
-    # each of the group's batches once, by its primary key (the finished one too), none of the other open ones
+    # each of the group's batches once, by its primary key (the finished one too, left out
+    # before the lock), none of the other open ones
     assert rows_read(plan, "batch") == len(expected) + 1, rows_read(plan, "batch")
