@@ -10,13 +10,20 @@ small and whose results it consumes slowly (the bulk clustering's replay) widens
 the pool keeps working meanwhile.
 
 Children never touch the database (inherited connections are left alone; pool children leave
-with ``os._exit``). Where ``fork`` is unavailable, or with one worker, tasks run in-process.
+with ``os._exit``), but they hold copies of the parent's sockets: a child that outlived its
+parent would keep the load's PostgreSQL connection open, so its transaction would neither
+commit nor roll back and its locks would stop the load's retry. On Linux a child is therefore
+killed when the parent dies (:func:`_die_with_parent`). Where ``fork`` is unavailable, or with
+one worker, tasks run in-process.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +38,36 @@ def state() -> dict[str, Any]:
 
 
 Mapper = Callable[..., Iterator[Any]]
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool child: SIGKILL this process when the one that forked it dies (Linux).
+
+    Why: a work-horse killed mid-load (SIGKILL, the OOM killer) left its pool children running,
+    blocked on a task pipe that other children also keep open, and holding the inherited socket
+    of the load's PostgreSQL connection — the server never saw it close, the load's transaction
+    stayed open with its locks, and the retry waited on them for good (a test that kills a load's
+    worker failed this way when a replacement child was forked just after the test listed the
+    children to kill). The kernel signal fires when the forking *thread* ends; the pool's helper
+    thread forks replacement children and ends only once every task is answered, so a finished
+    pool loses nothing. A parent already gone before the call is caught by the ``getppid`` test.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return  # not allowed here: the children live on as before
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _child_init(parent: int) -> None:
+    """Pool child initializer: signals as a plain process, and death with the parent."""
+    _default_signals()
+    _die_with_parent(parent)
 
 
 def _default_signals() -> None:
@@ -89,7 +126,8 @@ def forked_pool(workers: int, tasks_per_child: int | None = None, **shared: Any)
             _STATE.clear()
         return
     with _sigterm_blocked():
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals, maxtasksperchild=tasks_per_child)
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_child_init, initargs=(os.getpid(),),
+                                                        maxtasksperchild=tasks_per_child)
 
     def ordered_map(fn: Callable[[Any], Any], tasks: Iterable[Any], window: int | None = None) -> Iterator[Any]:
         inflight = max(1, window or 2 * workers)

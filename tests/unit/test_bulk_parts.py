@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,6 +133,57 @@ def test_a_pool_under_a_process_that_ignores_sigterm_still_ends() -> None:
 
     done = subprocess.run([sys.executable, "-c", _UNDER_A_WORKER], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "finished", done.stderr
+
+
+_KILLED_MID_TASK = """
+import os, sys, time
+from mdm.bulk.parallel import forked_pool
+
+def report_and_wait(i):
+    with open(os.path.join(sys.argv[1], str(os.getpid())), "w"):
+        pass
+    time.sleep(120)  # mid-task when the parent is killed
+    return i
+
+with forked_pool(2, tasks_per_child=1) as pool_map:
+    list(pool_map(report_and_wait, range(4)))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_pool_children_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """SIGKILL a process while its pool's children are mid-task: the children die too. They used
+    to live on, holding the parent's inherited PostgreSQL socket, which kept a killed load's
+    transaction and locks alive and blocked its retry."""
+    import subprocess
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_MID_TASK, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.iterdir())) < 2:  # each child writes its pid once it runs a task
+            assert time.monotonic() < deadline and parent.poll() is None, "the pool's children never started"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+    children = [int(f.name) for f in tmp_path.iterdir()]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in children if _alive(pid)]
+    for pid in alive:  # do not leave them behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"pool children {alive} outlived their killed parent"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie waiting for a parent's wait)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _naive_pairs(keys: list[list[str]], max_block: int) -> tuple[set[tuple[int, int]], dict[int, list[str]]]:
