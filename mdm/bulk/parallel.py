@@ -71,7 +71,7 @@ def _child_init(parent: int) -> None:
 
 
 def _default_signals() -> None:
-    """Pool child initializer: SIGTERM kills the child again.
+    """Pool child (from :func:`_child_init`): SIGTERM kills the child again.
 
     A child inherits its parent's signal handlers. Under ``mdm worker`` (an API load) the parent
     is an RQ worker whose SIGTERM handler only asks for a warm shutdown; ``Pool.terminate`` stops

@@ -615,15 +615,15 @@ class _BatchesToClose:
     now: datetime | None = None
 
     def __call__(self) -> None:
-        session = self.uow.session
+        session, now = self.uow.session, self.now or utcnow()
         if self.uow.dialect == "postgresql":  # SQLite serializes writers: nothing to lock
             locked = list(session.execute(_PG_LOCK_OPEN_BATCHES, {"ids": pg_array(sorted(self.record_ids))}).scalars())
             if locked:
-                session.execute(_PG_CLOSE_LOCKED_BATCHES, {"ids": pg_array(locked), "now": self.now or utcnow()})
+                session.execute(_PG_CLOSE_LOCKED_BATCHES, {"ids": pg_array(locked), "now": now})
             return
         mine = _B.c.id.in_(sa_select(_BI.c.batch_id).where(_BI.c.source_record_id.in_(sorted(self.record_ids))))
         still_pending = sa_select(_BI.c.batch_id).where(_BI.c.batch_id == _B.c.id, _BI.c.status == "pending").exists()
-        session.execute(update(_B).where(mine, _B.c.finished_at.is_(None), ~still_pending).values(finished_at=self.now or utcnow()))
+        session.execute(update(_B).where(mine, _B.c.finished_at.is_(None), ~still_pending).values(finished_at=now))
 
 
 def _detach_deleted(uow: UnitOfWork, record: SourceRecord, cause: dict[str, Any], correlation_id: str | None) -> ResolveOutcome:

@@ -179,10 +179,11 @@ def test_pool_children_die_with_a_killed_parent(tmp_path: Path) -> None:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` is a live process (not gone, not a zombie waiting for a parent's wait)."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
