@@ -12,18 +12,18 @@ the pool keeps working meanwhile.
 Children never touch the database (inherited connections are left alone; pool children leave
 with ``os._exit``), but they hold copies of the parent's sockets: a child that outlived its
 parent would keep the load's PostgreSQL connection open, so its transaction would neither
-commit nor roll back and its locks would stop the load's retry. On Linux a child is therefore
-killed when the parent dies (:func:`_die_with_parent`). Where ``fork`` is unavailable, or with
+commit nor roll back and its locks would stop the load's retry. A child therefore exits when
+the parent dies (:func:`_exit_with_parent`). Where ``fork`` is unavailable, or with
 one worker, tasks run in-process.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
-import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,34 +40,33 @@ def state() -> dict[str, Any]:
 Mapper = Callable[..., Iterator[Any]]
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent(parent: int) -> None:
-    """Pool child: SIGKILL this process when the one that forked it dies (Linux).
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Pool child: exit within ``interval`` seconds of the parent process's death.
 
     Why: a work-horse killed mid-load (SIGKILL, the OOM killer) left its pool children running,
     blocked on a task pipe that other children also keep open, and holding the inherited socket
     of the load's PostgreSQL connection — the server never saw it close, the load's transaction
-    stayed open with its locks, and the retry waited on them for good (a test that kills a load's
-    worker failed this way when a replacement child was forked just after the test listed the
-    children to kill). The kernel signal fires when the forking *thread* ends; the pool's helper
-    thread forks replacement children and ends only once every task is answered, so a finished
-    pool loses nothing. A parent already gone before the call is caught by the ``getppid`` test.
+    stayed open with its locks, and the retry waited on them for good.
+
+    Why a watching thread and not ``PR_SET_PDEATHSIG``: the kernel sends that signal when the
+    forking *thread* ends, and the pool forks replacement children (``tasks_per_child``) from its
+    helper thread, which ends when the pool closes. An idle child killed then may hold the task
+    queue's read lock, and ``Pool.terminate`` waited for it for good — every bulk load that
+    renewed children hung at the end of its write phase. A dead parent's children are adopted by
+    another process, so a changed ``getppid`` is the parent's death, whichever thread forked.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        return  # not allowed here: the children live on as before
-    if os.getppid() != parent:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
         os._exit(1)
+
+    threading.Thread(target=watch, name="mdm-parent-watch", daemon=True).start()
 
 
 def _child_init(parent: int) -> None:
-    """Pool child initializer: signals as a plain process, and death with the parent."""
+    """Pool child initializer: signals as a plain process, and an exit with the parent."""
     _default_signals()
-    _die_with_parent(parent)
+    _exit_with_parent(parent)
 
 
 def _default_signals() -> None:
