@@ -522,8 +522,9 @@ def write_resolutions(uow: UnitOfWork, resolutions: list[tuple[SourceRecord, lis
                            "rid": record.id, "domain": record.domain, "keys": pg_array(keys)})
     if on_postgres:
         if params:
-            uow.session.execute(_PG_RESOLVED, one_or_many(params))
-            _close_batches_at_commit(uow, [p["rid"] for p in params], now)
+            finished = uow.session.execute(_PG_RESOLVED, one_or_many(params)).rowcount
+            if finished != 0:  # items marked done (or a driver that cannot tell): look for batches to close
+                _close_batches_at_commit(uow, [p["rid"] for p in params], now)
     else:
         for (record, values), (_, keys, _given) in zip(stored, resolutions, strict=True):
             _write_record_steps(uow, record, keys, values)

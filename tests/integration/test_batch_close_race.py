@@ -87,3 +87,55 @@ def test_the_sweep_closes_a_finished_batch_left_open_and_only_that_one(any_inlin
         engine.dispose()
     assert rows[finished] is not None and rows[still_open] is None
     assert close_finished_batches(any_inline_settings, older_than_seconds=0) == 0
+
+
+def _solo(i: int) -> Change:
+    return Change(f"PUT-{i}", {"kind": "person", "first_name": ["Wenona", "Ysolde", "Zebulon"][i % 3],
+                               "last_name": f"Hartmann{i}", "email": f"solo{i}@example.org"}, T0)
+
+
+def test_a_group_closes_its_batch_wherever_the_batch_record_stands(pg_inline_settings: Settings) -> None:
+    """A group mixing records sent alone (``PUT``: no batch item) with one sent in a batch closes
+    that batch at commit, whether the batch's record comes first, in the middle or last. The group
+    looks for batches to close only when its resolution write marked items done (the sum over
+    the group's statements), and skips the batch lock when none did."""
+    from sqlalchemy import event
+
+    from mdm.db import get_engine
+    from mdm.services.ingest import accept_change
+    from mdm.services.resolve_group import resolve_group
+
+    engine = create_engine(pg_inline_settings.database_url)
+    seen: list[str] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    try:
+        for position in (0, 2, 4):
+            with UnitOfWork(pg_inline_settings) as uow:
+                solo = [accept_change(uow, "erp", "customer", _solo(10 * position + i)).record_id for i in range(4)]
+                uow.commit()
+            batch_id, (in_batch,) = store(pg_inline_settings, [Change(f"B-{position}", {
+                "kind": "person", "first_name": "Lorcan", "last_name": f"Vasquez{position}", "email": f"b{position}@example.org"}, T0)])
+            group = [*solo[:position], in_batch, *solo[position:]]
+            with UnitOfWork(pg_inline_settings) as uow:
+                outcomes, left = resolve_group(uow, group)
+                uow.commit()
+            assert not left and len(outcomes) == 5
+            with engine.connect() as conn:
+                finished = conn.execute(text("SELECT finished_at FROM batch WHERE id = :b"), {"b": batch_id}).scalar_one()
+            assert finished is not None, f"the batch of the group's record at position {position} was left open"
+        with UnitOfWork(pg_inline_settings) as uow:
+            alone = [accept_change(uow, "erp", "customer", _solo(100 + i)).record_id for i in range(3)]
+            uow.commit()
+        event.listen(get_engine(pg_inline_settings.database_url), "before_cursor_execute", on_execute)
+        try:
+            with UnitOfWork(pg_inline_settings) as uow:
+                resolve_group(uow, alone)
+                uow.commit()
+        finally:
+            event.remove(get_engine(pg_inline_settings.database_url), "before_cursor_execute", on_execute)
+    finally:
+        engine.dispose()
+    assert seen and not [s for s in seen if "FROM batch b" in s], "a group without batch items locked batches"
