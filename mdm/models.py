@@ -178,8 +178,11 @@ class ReviewItem(SQLModel, table=True):
 
     __tablename__ = "review_item"
     __table_args__ = (
-        Index("ix_review_item_queue", "domain", "status", "created_at"),
+        # the queue is paged by id (keyset), so the index ends with it (migration 0008)
+        Index("ix_review_item_queue", "domain", "status", "id"),
         Index("ix_review_item_record", "source_record_id"),
+        # "is this golden the candidate of an open review?" (the resolve path's bridge check)
+        Index("ix_review_item_candidate", "candidate_golden_id", "status"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

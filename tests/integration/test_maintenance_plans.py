@@ -1,0 +1,164 @@
+"""Paths outside the streaming benchmark read rows in proportion to their work, not to the hub.
+
+The same audit as :mod:`tests.integration.test_lookup_plan`, for the steward queue, the bridge
+check, the publisher's claim, ``mdm rematch`` and ``mdm golden recompute``: data is written to
+tables never analyzed (a young hub; CI has no statistics either), the service runs, and each
+statement it sent is explained again — with its own parameters, as a custom and as a generic
+plan — to count the rows its scans read. Found at 100,000 records, 70,000 goldens, 25,000 review
+items and 140,000 deliveries (see each service's comment for the measured figures): a page of
+50 open review items read the whole open queue and sorted it, the bridge check scanned every
+review item, the claim's re-check read every subscription's pending rows to lock 50, and each
+rematch chunk and recompute page read the whole table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, create_engine, event, text
+
+from mdm.db import UnitOfWork
+from mdm.models import GoldenRecord
+from mdm.services import bridging, steward
+from mdm.settings import Settings
+from tests.integration.test_lookup_plan import rows_read
+
+RECORDS = 20_000
+REVIEWS = 10_000
+#: fields / raw / lineage of about the size real ones have (a bulk-loaded hub of FEBRL-like
+#: people holds 4.5 records and 6 goldens a page): the planner of a never-analyzed table
+#: guesses its row count from its pages and column types, so rows of a few bytes would make it
+#: plan for a table a tenth of the size it is
+PAYLOAD = '{"name": "%s"}' % ("x" * 700)
+SUB_A, SUB_B = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+
+
+@pytest.fixture
+def settings(pg_inline_settings: Settings) -> Settings:
+    return pg_inline_settings
+
+
+def build_hub(settings: Settings) -> None:
+    """RECORDS records in as many goldens, REVIEWS review items (one in five open, scattered),
+    two subscriptions with a delivery per golden each (a tenth of A's pending and due) — written
+    with SQL, never analyzed."""
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("""
+                INSERT INTO golden_record (id, domain, status, approval, fields, lineage, version, created_at, updated_at)
+                SELECT 'g' || lpad(i::text, 35, '0'), 'customer', 'active', 'approved', :payload, :payload, 1, now(), now()
+                  FROM generate_series(1, :n) i"""), {"n": RECORDS, "payload": PAYLOAD})
+            conn.execute(text("""
+                INSERT INTO source_record (source, domain, source_id, object_type, raw, fields, content_hash,
+                                           source_updated_at, received_at, deleted, golden_id, match_status, attempts,
+                                           resolved_hash)
+                SELECT 'erp', 'customer', 's' || i, 'customer', :payload, :payload, 'h', now(), now(), false,
+                       'g' || lpad(i::text, 35, '0'), 'new', 0, 'h'
+                  FROM generate_series(1, :n) i"""), {"n": RECORDS, "payload": PAYLOAD})
+            conn.execute(text("""
+                INSERT INTO review_item (domain, source_record_id, candidate_golden_id, probability, explanation, status, created_at)
+                SELECT 'customer', i, 'g' || lpad((i % :n + 1)::text, 35, '0'), 0.6, '{}',
+                       CASE WHEN i % 5 = 0 THEN 'open' WHEN i % 5 = 1 THEN 'rejected' ELSE 'approved' END, now()
+                  FROM generate_series(1, :r) i"""), {"n": RECORDS, "r": REVIEWS})
+            conn.execute(text("""
+                INSERT INTO outbox_event (event_id, golden_id, domain, golden_version, type, payload, created_at)
+                SELECT 'e' || lpad(i::text, 35, '0'), 'g' || lpad(i::text, 35, '0'), 'customer', 1, 'created',
+                       '{"approval": "approved"}', now() - interval '1 hour'
+                  FROM generate_series(1, :n) i"""), {"n": RECORDS})
+            conn.execute(text("""
+                INSERT INTO subscription (id, name, kind, url, secrets, domains, event_types, publish_unapproved, active,
+                                          cursor_txid, cursor_id, created_at, updated_at)
+                SELECT s, s, 'webhook', 'http://127.0.0.1:9/', '', '["customer"]', '["created"]', '[]', true,
+                       (SELECT max(txid) FROM outbox_event), (SELECT max(id) FROM outbox_event), now(), now()
+                  FROM unnest(CAST(:subs AS varchar[])) s"""), {"subs": [SUB_A, SUB_B]})
+            conn.execute(text("""
+                INSERT INTO delivery (subscription_id, outbox_id, event_id, golden_id, golden_version, domain, event_type,
+                                      status, attempts, next_attempt_at, replays, event_created_at, created_at)
+                SELECT s.id, e.id, e.event_id, e.golden_id, 1, 'customer', 'created',
+                       CASE WHEN e.id % 10 = 0 AND s.id = :a THEN 'pending' WHEN e.id % 3 = 0 THEN 'pending' ELSE 'delivered' END,
+                       0, e.created_at, 0, e.created_at, e.created_at
+                  FROM outbox_event e CROSS JOIN subscription s"""), {"a": SUB_A})
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def captured() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every statement (text, parameters) sent by any engine of this process meanwhile."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if isinstance(parameters, dict):
+            seen.append((statement, dict(parameters)))
+
+    event.listen(Engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", listen)
+
+
+def explain(settings: Settings, statement: str, params: dict[str, Any], plan_mode: str) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of a captured ``statement`` prepared with positional parameters, under
+    ``plan_mode`` (force_generic_plan or force_custom_plan), rolled back."""
+    order: list[str] = []
+    for name in re.findall(r"%\((\w+)\)s", statement):
+        if name not in order:
+            order.append(name)
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${order.index(m.group(1)) + 1}", statement)
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            cursor = psycopg.ClientCursor(conn.connection.driver_connection)
+            cursor.execute(f"SET plan_cache_mode = {plan_mode}")
+            cursor.execute(f"PREPARE audited AS {sql}")
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE audited({', '.join(['%s'] * len(order))})"
+                           if order else "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE audited",
+                           [params[name] for name in order])
+            plan = cursor.fetchone()[0][0]["Plan"]
+            conn.rollback()
+            return plan
+    finally:
+        engine.dispose()
+
+
+def statements(seen: list[tuple[str, dict[str, Any]]], *fragments: str) -> list[tuple[str, dict[str, Any]]]:
+    found = [(s, p) for s, p in seen if all(f in s for f in fragments)]
+    assert found, f"no statement with {fragments} among {[s[:80] for s, _ in seen]}"
+    return found
+
+
+def rows_read_by(settings: Settings, run: Callable[[], Any], relation: str, *fragments: str) -> dict[str, int]:
+    """Rows of ``relation`` read by the statements of ``run`` holding ``fragments``, per plan mode (summed)."""
+    with captured() as seen:
+        run()
+    return {mode: sum(rows_read(explain(settings, s, p, mode), relation) for s, p in statements(seen, *fragments))
+            for mode in ("force_custom_plan", "force_generic_plan")}
+
+
+def test_a_review_queue_page_reads_its_page_not_the_queue(settings: Settings) -> None:
+    build_hub(settings)
+    with UnitOfWork(settings) as uow:
+        after = REVIEWS // 2
+
+        def page(status: str) -> Callable[[], Any]:
+            return lambda: steward.list_items(uow, "customer", status=status, limit=50, after=after)
+
+        for status in ("open", "approved"):
+            read = rows_read_by(settings, page(status), "review_item", "FROM review_item", "ORDER BY review_item.id")
+            # 51 items (one more tells whether there is a next page); the queue holds thousands
+            assert max(read.values()) <= 2 * 51, (status, read)
+
+
+def test_the_bridge_check_probes_the_candidates_open_reviews(settings: Settings) -> None:
+    build_hub(settings)
+    with UnitOfWork(settings) as uow:
+        golden = uow.session.get(GoldenRecord, "g" + "5".rjust(35, "0"))
+        read = rows_read_by(settings, lambda: bridging._in_review(uow, golden), "review_item", "FROM review_item")
+    assert max(read.values()) <= 10, f"read {read} of {REVIEWS} review items for one golden's open reviews"
