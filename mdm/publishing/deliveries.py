@@ -144,8 +144,11 @@ def claim(uow: UnitOfWork, sub: Subscription, limit: int, lease_seconds: float) 
         .join(OutboxEvent, OutboxEvent.id == Delivery.outbox_id)  # type: ignore[arg-type]
         .where(
             Delivery.id.in_(candidates),  # type: ignore[union-attr]
-            Delivery.status == PENDING,
-            Delivery.next_attempt_at <= now,  # type: ignore[operator]
+            # re-checked on the candidates' own rows, which are found by primary key: as a plain
+            # condition, "pending and due" matched ix_delivery_status, and on tables never
+            # analyzed PostgreSQL read every subscription's pending, due rows (11,220 at 140,000
+            # deliveries) to lock 50. ``(…) IS TRUE`` means the same but matches no index.
+            and_(Delivery.status == PENDING, Delivery.next_attempt_at <= now).is_(True),  # type: ignore[operator]
             or_(Delivery.leased_until.is_(None), Delivery.leased_until < now),  # type: ignore[union-attr,operator]
             _not_fanned_out_guard(sub, uow.dialect),
         )

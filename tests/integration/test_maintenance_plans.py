@@ -24,6 +24,8 @@ from sqlalchemy import Engine, create_engine, event, text
 
 from mdm.db import UnitOfWork
 from mdm.models import GoldenRecord
+from mdm.publishing import deliveries
+from mdm.publishing.models import Subscription
 from mdm.services import bridging, steward
 from mdm.settings import Settings
 from tests.integration.test_lookup_plan import rows_read
@@ -162,3 +164,17 @@ def test_the_bridge_check_probes_the_candidates_open_reviews(settings: Settings)
         golden = uow.session.get(GoldenRecord, "g" + "5".rjust(35, "0"))
         read = rows_read_by(settings, lambda: bridging._in_review(uow, golden), "review_item", "FROM review_item")
     assert max(read.values()) <= 10, f"read {read} of {REVIEWS} review items for one golden's open reviews"
+
+
+def test_a_claim_locks_its_candidates_by_primary_key(settings: Settings) -> None:
+    """The re-check before the lock reads the candidates' rows, not every pending, due row."""
+    build_hub(settings)
+    with UnitOfWork(settings) as uow:
+        sub = uow.session.get(Subscription, SUB_A)
+
+        def claim() -> None:
+            assert len(deliveries.claim(uow, sub, 50, 60)) == 50
+
+        read = rows_read_by(settings, claim, "delivery", "FOR UPDATE OF delivery SKIP LOCKED")
+    # 100 candidates (twice the claim); pending, due rows: a third of B's and a tenth of A's more
+    assert max(read.values()) <= 2 * 100, f"re-check read {read} delivery rows to lock 50"
