@@ -22,17 +22,30 @@ PAGE_SIZE = 500
 
 
 def golden_id_pages(settings: Settings, domain: str | None, page_size: int = PAGE_SIZE) -> Iterator[list[str]]:
+    """Active golden ids (of ``domain``, or all), in id order, ``page_size`` at a time.
+
+    The ids are walked in windows of the primary key and filtered here. Why: asked as one
+    statement (active, domain, ``id > after``, first page_size by id), PostgreSQL planned it on
+    tables never analyzed as a read of every active golden through ix_golden_domain_status and
+    a sort: each page read the whole table (70,027 rows, 11,986 pages, 50-90 ms per page of 500
+    at 70,000 goldens), so a recompute's paging grew with the square of the hub."""
     after = ""
+    page: list[str] = []
     while True:
         with UnitOfWork(settings) as uow:
-            query = select(GoldenRecord.id).where(GoldenRecord.status == "active", GoldenRecord.id > after)
-            if domain:
-                query = query.where(GoldenRecord.domain == domain)
-            ids = list(uow.session.exec(query.order_by(GoldenRecord.id).limit(page_size)).all())
-        if not ids:
-            return
-        yield ids
-        after = ids[-1]
+            window = uow.session.exec(
+                select(GoldenRecord.id, GoldenRecord.status, GoldenRecord.domain)
+                .where(GoldenRecord.id > after).order_by(GoldenRecord.id).limit(page_size)  # type: ignore[arg-type]
+            ).all()
+        if not window:
+            break
+        after = window[-1][0]
+        page += [gid for gid, status, of in window if status == "active" and (domain is None or of == domain)]
+        while len(page) >= page_size:
+            yield page[:page_size]
+            page = page[page_size:]
+    if page:
+        yield page
 
 
 def recompute_goldens(settings: Settings, golden_ids: Sequence[str], correlation_id: str | None = None) -> dict[str, int]:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import select
 
 from matching import MatchEngine, MatchModel, PreparedRecord
@@ -67,29 +68,49 @@ class RematchReport:
 
 
 def _iter_records(settings: Settings, domain: str, limit: int | None) -> Iterator[tuple[UnitOfWork, list[SourceRecord]]]:
-    """Live resolved records in id order, a chunk per (rolled back) transaction."""
+    """Live resolved records in id order, a chunk per (rolled back) transaction.
+
+    The ids are walked in windows of the primary key (a chunk's size each), and only the
+    window's rows are loaded and filtered. Why: asked in one statement (domain, live, resolved,
+    ``id > last``, first CHUNK by id), PostgreSQL planned it on tables never analyzed as a
+    bitmap of every resolved record and a sort: each chunk read the whole table (100,000 rows, 23,845 pages, 167-192 ms per
+    chunk of 500 at 100,000 records), so a rematch cost grew with the square of the hub."""
     last = 0
     left = limit
     while left is None or left > 0:
         size = CHUNK if left is None else min(CHUNK, left)
         with UnitOfWork(settings) as uow:
-            rows = list(
-                uow.session.exec(
-                    select(SourceRecord)
-                    .where(
-                        SourceRecord.domain == domain,
-                        SourceRecord.id > last,  # type: ignore[operator]
-                        SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
-                        SourceRecord.golden_id.is_not(None),  # type: ignore[union-attr]
-                        SourceRecord.match_status.in_(RESOLVED_STATUSES),  # type: ignore[attr-defined]
-                    )
-                    .order_by(SourceRecord.id)  # type: ignore[arg-type]
-                    .limit(size)
-                ).all()
-            )
+            rows: list[SourceRecord] = []
+            while len(rows) < size:
+                window = list(uow.session.exec(
+                    select(SourceRecord.id).where(SourceRecord.id > last).order_by(SourceRecord.id).limit(size)  # type: ignore[arg-type,operator]
+                ).all())
+                if not window:
+                    break
+                found = list(
+                    uow.session.exec(
+                        select(SourceRecord)
+                        .where(
+                            SourceRecord.id.in_(window),  # type: ignore[union-attr]
+                            # ``(…) IS TRUE``: the same filter, matching no index, so the window's
+                            # rows are found by primary key (ix_source_record_pending would
+                            # match the statuses of every record)
+                            and_(
+                                SourceRecord.domain == domain,
+                                SourceRecord.deleted.is_(False),  # type: ignore[attr-defined]
+                                SourceRecord.golden_id.is_not(None),  # type: ignore[union-attr]
+                                SourceRecord.match_status.in_(RESOLVED_STATUSES),  # type: ignore[attr-defined]
+                            ).is_(True),
+                        )
+                        .order_by(SourceRecord.id)  # type: ignore[arg-type]
+                    ).all()
+                )
+                # the chunk ends at its size-th record, as the single statement's LIMIT did
+                rows += found[: size - len(rows)]
+                last = (rows[-1].id or 0) if len(rows) == size else window[-1]
             if not rows:
                 return
-            last, taken = rows[-1].id or 0, len(rows)  # read before the rollback expires the rows
+            taken = len(rows)  # read before the rollback expires the rows
             yield uow, rows
         if left is not None:
             left -= taken

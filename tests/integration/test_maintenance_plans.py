@@ -26,7 +26,8 @@ from mdm.db import UnitOfWork
 from mdm.models import GoldenRecord
 from mdm.publishing import deliveries
 from mdm.publishing.models import Subscription
-from mdm.services import bridging, steward
+from mdm.services import bridging, rematch, steward
+from mdm.services.recompute import golden_id_pages
 from mdm.settings import Settings
 from tests.integration.test_lookup_plan import rows_read
 
@@ -178,3 +179,25 @@ def test_a_claim_locks_its_candidates_by_primary_key(settings: Settings) -> None
         read = rows_read_by(settings, claim, "delivery", "FOR UPDATE OF delivery SKIP LOCKED")
     # 100 candidates (twice the claim); pending, due rows: a third of B's and a tenth of A's more
     assert max(read.values()) <= 2 * 100, f"re-check read {read} delivery rows to lock 50"
+
+
+def test_a_rematch_chunk_reads_its_chunk_not_the_hub(settings: Settings) -> None:
+    build_hub(settings)
+
+    def first_chunk() -> None:
+        _uow, rows = next(rematch._iter_records(settings, "customer", None))
+        assert len(rows) == rematch.CHUNK
+
+    read = rows_read_by(settings, first_chunk, "source_record", "FROM source_record")
+    assert max(read.values()) <= 3 * rematch.CHUNK, f"read {read} of {RECORDS} records for a chunk of {rematch.CHUNK}"
+
+
+def test_a_recompute_page_reads_its_page_not_every_golden(settings: Settings) -> None:
+    build_hub(settings)
+
+    def first_page() -> None:
+        assert len(next(golden_id_pages(settings, "customer", page_size=500))) == 500
+
+    read = rows_read_by(settings, first_page, "golden_record", "FROM golden_record")
+    assert max(read.values()) <= 2 * 500, f"read {read} of {RECORDS} goldens for a page of 500"
+
