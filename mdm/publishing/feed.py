@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, text, tuple_
+from sqlalchemy import ColumnElement, and_, or_, text, tuple_
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from mdm.db import UnitOfWork
@@ -108,24 +109,22 @@ def read_page(
     filters (one domain) do not rescan the same rows on every poll.
     """
     bound = visibility_bound(uow)
-    query = select(OutboxEvent)
-    if bound is not None:
-        query = query.where(
-            tuple_(OutboxEvent.txid, OutboxEvent.id) > tuple_(after.txid, after.id),  # type: ignore[arg-type]
-            OutboxEvent.txid < bound,  # type: ignore[operator]
-        ).order_by(OutboxEvent.txid, OutboxEvent.id)
+    if bound is not None and (domains or approved_only):
+        rows = _filtered(uow, after, bound, limit + 1, domains, approved_only)
     else:
-        query = query.where(OutboxEvent.id > after.id).order_by(OutboxEvent.id)  # type: ignore[operator]
-    if domains:
-        query = query.where(OutboxEvent.domain.in_(domains))  # type: ignore[attr-defined]
-    if approved_only:
-        query = query.where(
-            or_(
-                OutboxEvent.payload["approval"].as_string() == "approved",  # type: ignore[index]
-                OutboxEvent.type.in_(sorted(ALWAYS_PUBLISHED)),  # type: ignore[attr-defined]
-            )
-        )
-    rows = list(uow.session.exec(query.limit(limit + 1)).all())
+        query = select(OutboxEvent)
+        if bound is not None:
+            query = query.where(
+                tuple_(OutboxEvent.txid, OutboxEvent.id) > tuple_(after.txid, after.id),  # type: ignore[arg-type]
+                OutboxEvent.txid < bound,  # type: ignore[operator]
+            ).order_by(OutboxEvent.txid, OutboxEvent.id)
+        else:
+            query = query.where(OutboxEvent.id > after.id).order_by(OutboxEvent.id)  # type: ignore[operator]
+        if domains:
+            query = query.where(OutboxEvent.domain.in_(domains))  # type: ignore[attr-defined]
+        if approved_only:
+            query = query.where(_published())
+        rows = list(uow.session.exec(query.limit(limit + 1)).all())
     has_more = len(rows) > limit
     rows = rows[:limit]
     if rows:
@@ -135,6 +134,66 @@ def read_page(
     if not has_more and bound is not None and bound > last.txid:
         last = Position(bound, 0)
     return Page(rows, last, has_more)
+
+
+def _published() -> ColumnElement[bool]:
+    """Approved masters and tombstones (the feed's default filter)."""
+    return or_(
+        OutboxEvent.payload["approval"].as_string() == "approved",  # type: ignore[index]
+        OutboxEvent.type.in_(sorted(ALWAYS_PUBLISHED)),  # type: ignore[attr-defined]
+    )
+
+
+#: the first window of a filtered page holds this many times the rows it needs; windows double
+#: while the filter skips rows, up to MAX_WINDOW entries a statement
+WINDOW_FACTOR = 2
+MAX_WINDOW = 5000
+
+
+def _filtered(
+    uow: UnitOfWork, after: Position, bound: int, wanted: int, domains: list[str] | None, approved_only: bool
+) -> list[OutboxEvent]:
+    """The first ``wanted`` events after ``after`` (below ``bound``) passing the filters, in feed order.
+
+    The feed is walked in windows of ix_outbox_feed, reading only what the filters need (domain,
+    type, ``payload->>'approval'``), and the filters are applied here; then the matching events are
+    loaded by primary key. Why: as one statement (the filters, ``(txid, id) > cursor``, first
+    ``limit + 1`` by (txid, id)), PostgreSQL planned it on tables never analyzed from its
+    guess of the filters' selectivity as a read of every row after the cursor and a sort: each
+    page of 100 read the whole rest of the feed (at 70,000 events: 70,035 rows, 76-121 ms from the
+    start, 35,034 rows, 14 ms from the middle), and ``OFFSET 0`` fixed only the generic plan. A
+    window has no filter to plan from, so it is a range of the feed index; a page now reads its
+    rows plus those the filters skip. The filters match the SQL ones exactly: ``->>`` is still
+    evaluated by PostgreSQL, only the comparisons are made here.
+    """
+    approval = OutboxEvent.payload["approval"].as_string()  # type: ignore[index]
+    position, size = after, min(MAX_WINDOW, WINDOW_FACTOR * wanted)
+    ids: list[int] = []
+    while len(ids) < wanted:
+        window = uow.session.execute(
+            sa_select(OutboxEvent.txid, OutboxEvent.id, OutboxEvent.domain, OutboxEvent.type, approval)
+            .where(
+                tuple_(OutboxEvent.txid, OutboxEvent.id) > tuple_(position.txid, position.id),  # type: ignore[arg-type]
+                OutboxEvent.txid < bound,  # type: ignore[operator]
+            )
+            .order_by(OutboxEvent.txid, OutboxEvent.id)
+            .limit(size)
+        ).all()
+        ids += [
+            row_id
+            for _txid, row_id, domain, kind, approved in window
+            if (not domains or domain in domains) and (not approved_only or approved == "approved" or kind in ALWAYS_PUBLISHED)
+        ]
+        if len(window) < size:
+            break
+        position, size = Position(int(window[-1][0]), int(window[-1][1])), min(MAX_WINDOW, 2 * size)
+    if not ids:
+        return []
+    return list(
+        uow.session.exec(
+            select(OutboxEvent).where(OutboxEvent.id.in_(ids[:wanted])).order_by(OutboxEvent.txid, OutboxEvent.id)  # type: ignore[union-attr,arg-type]
+        ).all()
+    )
 
 
 def events_in_range(

@@ -74,6 +74,10 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_lane", "subscription_id", "golden_id", "golden_version"),
         Index("ix_delivery_event", "event_id"),
         Index("ix_delivery_status", "status", "next_attempt_at"),
+        # a subscription's deliveries are listed by id (keyset) and the metrics read the last
+        # minutes' deliveries of each subscription (migration 0009)
+        Index("ix_delivery_subscription", "subscription_id", "id"),
+        Index("ix_delivery_delivered", "subscription_id", "delivered_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))

@@ -37,20 +37,35 @@ LOCK_SECONDS = 10
 
 
 def due_subscriptions(settings: Settings, older_than_seconds: float) -> list[str]:
+    """Active subscriptions with a delivery due for longer than ``older_than_seconds``, not leased.
+
+    Asked per subscription, as the first such delivery's id (a subquery with LIMIT 1, evaluated
+    for each subscription row: an ix_delivery_due probe that stops at the first match). Why: as
+    a join of the subscriptions with their due deliveries and DISTINCT, PostgreSQL read every
+    pending, due delivery of every subscription to return one or two ids (11,062 rows, 20-37 ms
+    per sweep pass at 140,000 deliveries, on tables never analyzed), and an EXISTS can be
+    turned into the same join."""
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_seconds)
+    first_due = (
+        select(Delivery.id)
+        .where(
+            Delivery.subscription_id == Subscription.id,
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= cutoff,  # type: ignore[operator]
+            or_(Delivery.leased_until.is_(None), Delivery.leased_until < now),  # type: ignore[union-attr,operator]
+        )
+        .limit(1)
+        .correlate(Subscription)
+        .scalar_subquery()
+    )
     with UnitOfWork(settings) as uow:
         rows = uow.session.exec(
-            select(Delivery.subscription_id)
-            .join(Subscription, Subscription.id == Delivery.subscription_id)  # type: ignore[arg-type]
-            .where(
-                Delivery.status == PENDING,
-                Delivery.next_attempt_at <= cutoff,  # type: ignore[operator]
-                or_(Delivery.leased_until.is_(None), Delivery.leased_until < now),  # type: ignore[union-attr,operator]
+            select(Subscription.id).where(
                 Subscription.active.is_(True),  # type: ignore[attr-defined]
                 Subscription.deleted_at.is_(None),  # type: ignore[union-attr]
+                first_due.is_not(None),
             )
-            .distinct()
         ).all()
     return list(rows)
 
