@@ -8,13 +8,13 @@ the same transaction, so nothing is published that was not committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, text, tuple_, update
+from sqlalchemy import and_, bindparam, insert, text, tuple_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import select
 
 from mdm.db import UnitOfWork, as_loaded, mark_written, one_or_many
@@ -131,6 +131,52 @@ def survivor_of(uow: UnitOfWork, golden_id: str) -> GoldenRecord | None:
         seen.add(golden.id)
         golden = uow.session.get(GoldenRecord, golden.merged_into)
     return golden
+
+
+def survivors_of(uow: UnitOfWork, golden_ids: Iterable[str]) -> dict[str, GoldenRecord | None]:
+    """:func:`survivor_of` for many ids at once (the steward queue's page of candidates), by id.
+
+    Each statement loads the goldens still to be seen together with the golden each merged one
+    was merged into, so a redirect costs nothing more: merges repoint older redirects to the
+    survivor (:func:`mdm.services.lifecycle.merge`), and a chain of several hops, should one
+    exist, costs a statement per further two hops for the whole page, never one per id.
+    """
+    wanted = sorted(set(golden_ids))
+    loaded: dict[str, GoldenRecord] = {}
+    asked: set[str] = set()
+
+    def load(ids: set[str]) -> None:
+        ids -= asked | loaded.keys()
+        if not ids:
+            return
+        into = aliased(GoldenRecord)
+        rows = uow.session.execute(
+            sa_select(GoldenRecord, into)
+            .outerjoin(into, and_(GoldenRecord.status == "merged", into.id == GoldenRecord.merged_into))  # type: ignore[arg-type]
+            .where(GoldenRecord.id.in_(sorted(ids)))  # type: ignore[attr-defined]
+        ).all()
+        asked.update(ids)
+        for golden, target in rows:
+            loaded[golden.id] = golden
+            if golden.status == "merged" and golden.merged_into:
+                asked.add(golden.merged_into)  # the join said whether it exists
+            if target is not None:
+                loaded[target.id] = target
+
+    load(set(wanted))
+    walks: dict[str, tuple[GoldenRecord | None, set[str]]] = {g: (loaded.get(g), set()) for g in wanted}
+    while True:
+        # the same steps as survivor_of, for every id still on a merged golden
+        moving = [g for g, (golden, seen) in walks.items()
+                  if golden is not None and golden.status == "merged" and golden.merged_into and golden.id not in seen]
+        if not moving:
+            return {g: golden for g, (golden, _seen) in walks.items()}
+        load({walks[g][0].merged_into for g in moving})  # type: ignore[union-attr,misc]
+        for g in moving:
+            golden, seen = walks[g]
+            assert golden is not None and golden.merged_into
+            seen.add(golden.id)
+            walks[g] = (loaded.get(golden.merged_into), seen)
 
 
 #: Columns a golden change writes (everything but ``id``, ``domain`` and ``created_at``).

@@ -20,6 +20,7 @@ is re-resolved and, if still ambiguous, opens a fresh item with a fresh explanat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,30 +55,67 @@ class Decided:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _candidate_json(uow: UnitOfWork, item: ReviewItem) -> dict[str, Any]:
-    golden = golden_service.survivor_of(uow, item.candidate_golden_id)
-    if golden is None:
-        return {"golden_id": item.candidate_golden_id, "current_id": None, "status": "missing", "fields": {}}
-    members = uow.session.execute(
-        sa_select(func.count())
-        .select_from(SourceRecord)
-        .where(SourceRecord.golden_id == golden.id, SourceRecord.deleted.is_(False))  # type: ignore[attr-defined]
-    ).scalar_one()
-    return {
-        "golden_id": item.candidate_golden_id,
-        "current_id": golden.id,
-        "status": golden.status,
-        "approval": golden.approval,
-        "version": golden.version,
-        "fields": golden.fields,
-        "members": members,
-    }
+def _candidates_json(uow: UnitOfWork, golden_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each candidate golden as review items show it (the golden it now lives on, its members), by id.
+
+    For a page of items at once: the goldens together with the ones they were merged into in one
+    statement (:func:`mdm.services.golden.survivors_of`), their live members counted in another.
+    Why: read item by item (``survivor_of``, then a count per item), a page of 50 sent about 100
+    statements (102 for a page of 50 open items at 100,000 records / 70,000 goldens / 25,000
+    items, 42-46 ms a page); a page now costs four statements whatever its size (the items,
+    their records, the goldens, the counts; 8-10 ms), plus one per further hop of a redirect
+    chain, which merges keep at one hop (:func:`mdm.services.lifecycle.merge` repoints older
+    redirects to the survivor).
+    """
+    wanted = sorted(set(golden_ids))
+    survivors = golden_service.survivors_of(uow, wanted)
+    live = sorted({g.id for g in survivors.values() if g is not None})
+    members: dict[str, int] = {}
+    if live:
+        # a count per golden row (a scalar subquery, an ix_source_record_golden probe each), not
+        # "golden_id IN (...) GROUP BY golden_id": on tables never analyzed the custom plan of
+        # that read every record (100,000 rows, 65-89 ms for a page of 50 candidates)
+        count = (
+            sa_select(func.count())
+            .where(SourceRecord.golden_id == GoldenRecord.id, SourceRecord.deleted.is_(False))  # type: ignore[attr-defined]
+            .correlate(GoldenRecord)
+            .scalar_subquery()
+        )
+        members = {
+            golden_id: int(n)
+            for golden_id, n in uow.session.execute(
+                sa_select(GoldenRecord.id, count).where(GoldenRecord.id.in_(live))  # type: ignore[attr-defined]
+            ).all()
+        }
+    docs: dict[str, dict[str, Any]] = {}
+    for golden_id in wanted:
+        golden = survivors[golden_id]
+        if golden is None:
+            docs[golden_id] = {"golden_id": golden_id, "current_id": None, "status": "missing", "fields": {}}
+            continue
+        docs[golden_id] = {
+            "golden_id": golden_id,
+            "current_id": golden.id,
+            "status": golden.status,
+            "approval": golden.approval,
+            "version": golden.version,
+            "fields": golden.fields,
+            "members": members.get(golden.id, 0),
+        }
+    return docs
 
 
-def item_json(uow: UnitOfWork, item: ReviewItem, record: SourceRecord | None = None) -> dict[str, Any]:
-    """One review item as the steward UI needs it: record, candidate now, score, frozen explanation."""
+def item_json(
+    uow: UnitOfWork, item: ReviewItem, record: SourceRecord | None = None, candidate: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One review item as the steward UI needs it: record, candidate now, score, frozen explanation.
+
+    ``record`` and ``candidate`` (from :func:`_candidates_json`) are read here when not given.
+    """
     record = record or uow.session.get(SourceRecord, item.source_record_id)
     changed = record is None or record.deleted or record.content_hash != record.resolved_hash
+    if candidate is None:
+        candidate = _candidates_json(uow, [item.candidate_golden_id])[item.candidate_golden_id]
     return {
         "id": item.id,
         "domain": item.domain,
@@ -90,7 +128,7 @@ def item_json(uow: UnitOfWork, item: ReviewItem, record: SourceRecord | None = N
         # the record changed after the item was opened: deciding it would judge stale content
         "record_changed": bool(item.status == "open" and changed),
         "record": record_json(record) if record is not None else None,
-        "candidate": _candidate_json(uow, item),
+        "candidate": candidate,
         "explanation": item.explanation,
     }
 
@@ -121,10 +159,11 @@ def list_items(
         r.id: r
         for r in uow.session.exec(select(SourceRecord).where(SourceRecord.id.in_(record_ids))).all()  # type: ignore[union-attr]
     } if record_ids else {}
+    candidates = _candidates_json(uow, (i.candidate_golden_id for i in items))
     return {
         "domain": domain,
         "status": status,
-        "items": [item_json(uow, i, records.get(i.source_record_id)) for i in items],
+        "items": [item_json(uow, i, records.get(i.source_record_id), candidates[i.candidate_golden_id]) for i in items],
         "next_after": items[-1].id if more and items else None,
     }
 

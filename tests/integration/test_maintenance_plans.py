@@ -159,6 +159,19 @@ def test_a_review_queue_page_reads_its_page_not_the_queue(settings: Settings) ->
             assert max(read.values()) <= 2 * 51, (status, read)
 
 
+def test_a_review_queue_page_reads_its_records_and_candidates_not_the_hub(settings: Settings) -> None:
+    """The page's records, candidate goldens and their members are read for the page at once
+    (tests.integration.test_steward_queue_page): by key, not by reading every record or golden."""
+    build_hub(settings)
+    with UnitOfWork(settings) as uow:
+        page = lambda: steward.list_items(uow, "customer", status="open", limit=50, after=REVIEWS // 2)  # noqa: E731
+        # the 50 records, and the one member of each of the 50 candidates (each golden has one)
+        records = rows_read_by(settings, page, "source_record", "FROM source_record")
+        assert max(records.values()) <= 2 * 2 * 50, f"read {records} of {RECORDS} records for a page of 50"
+        goldens = rows_read_by(settings, page, "golden_record", "FROM golden_record")
+        assert max(goldens.values()) <= 2 * 50, f"read {goldens} of {RECORDS} goldens for a page of 50"
+
+
 def test_the_bridge_check_probes_the_candidates_open_reviews(settings: Settings) -> None:
     build_hub(settings)
     with UnitOfWork(settings) as uow:
