@@ -29,7 +29,7 @@ from mdm.publishing.models import Subscription
 from mdm.services import bridging, rematch, steward
 from mdm.services.recompute import golden_id_pages
 from mdm.settings import Settings
-from tests.integration.test_lookup_plan import rows_read
+from tests.integration.test_lookup_plan import blocks_scanned, rows_read
 
 RECORDS = 20_000
 REVIEWS = 10_000
@@ -178,6 +178,46 @@ def test_the_bridge_check_probes_the_candidates_open_reviews(settings: Settings)
         golden = uow.session.get(GoldenRecord, "g" + "5".rjust(35, "0"))
         read = rows_read_by(settings, lambda: bridging._in_review(uow, golden), "review_item", "FROM review_item")
     assert max(read.values()) <= 10, f"read {read} of {REVIEWS} review items for one golden's open reviews"
+
+
+def add_labels(settings: Settings, labels: int) -> None:
+    """``labels`` steward labels, record i against golden i + 1 (two in three "not a match"), with
+    the snapshot's several KB in TOAST as real ones are: narrow heap rows. Never analyzed."""
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("""
+                INSERT INTO match_label (domain, source_record_id, golden_id, is_match, record_hash, snapshot, decided_by, created_at)
+                SELECT 'customer', i, 'g' || lpad((i % :n + 1)::text, 35, '0'), i % 3 = 0, 'h', '{"toasted": true}',
+                       'steward:ann', now()
+                  FROM generate_series(1, :l) i"""), {"n": RECORDS, "l": labels})
+    finally:
+        engine.dispose()
+
+
+def test_the_separation_check_probes_the_goldens_members_labels(settings: Settings) -> None:
+    """bridging._separated reads the two goldens' members and their labels, not every label."""
+    labels = 10_000
+    build_hub(settings)
+    add_labels(settings, labels)
+
+    def golden(i: int) -> str:
+        return "g" + str(i).rjust(35, "0")
+
+    with UnitOfWork(settings) as uow:
+        # record 5 (golden 5) is "not a match" with golden 6; record 6 is a match with golden 7;
+        # nothing links goldens 8 and 9,000
+        assert bridging._separated(uow, golden(5), golden(6)) and bridging._separated(uow, golden(6), golden(5))
+        assert not bridging._separated(uow, golden(6), golden(7))
+        for a, b in ((golden(5), golden(6)), (golden(8), golden(9_000))):
+            with captured() as seen:
+                bridging._separated(uow, a, b)
+            for statement, params in statements(seen, "FROM match_label"):
+                for mode in ("force_custom_plan", "force_generic_plan"):
+                    plan = explain(settings, statement, params, mode)
+                    read, blocks = rows_read(plan, "match_label"), blocks_scanned(plan, "match_label")
+                    # one member each, a probe of ix_match_label_pair per member
+                    assert read <= 4 and blocks <= 20, f"{mode}: read {read} rows, {blocks} blocks of {labels} labels"
 
 
 def test_a_claim_locks_its_candidates_by_primary_key(settings: Settings) -> None:
