@@ -36,13 +36,15 @@ class RecordsFailed(RuntimeError):
 
 
 def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None) -> dict[str, int]:
-    """Resolve a chunk: groups of ``resolve_group_size`` records in one transaction each
-    (:mod:`mdm.services.resolve_group`); a group that fails is redone one record per
+    """Resolve a chunk: groups of up to ``resolve_group_size`` records in one transaction each
+    (:mod:`mdm.services.resolve_group`; fewer when the server's lock table could not hold every
+    registered worker's group, :mod:`mdm.lockbudget`); a group that fails is redone one record per
     transaction, so one bad record does not hold back the rest and its attempts are counted."""
     settings = runtime.settings()
     counts = {"resolved": 0, "skipped": 0, "failed": 0}
     failures: list[str] = []
     from mdm.engines import recheck_models
+    from mdm.lockbudget import resolve_group_size
     from mdm.services.resolve import resolve_one
     from mdm.services.resolve_group import resolve_group
 
@@ -71,7 +73,7 @@ def resolve_records(record_ids: Sequence[int], correlation_id: str | None = None
         conn = factory = None
 
     ids = [int(i) for i in record_ids]
-    size = max(1, settings.resolve_group_size)
+    size = resolve_group_size(settings, engine)  # bounded by the server's lock table (mdm.lockbudget)
     try:
         for start in range(0, len(ids), size):
             _keep_alive(settings)
