@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         db.close()
     copy_cpu, index_cpu = _total(tables, "copy", "backend_cpu_s"), _total(tables, "index_build", "backend_cpu_s")
     result: dict[str, Any] = {
-        "records_loaded": args.records, "copies": args.copies, "rows_stored_per_record": args.copies,
+        "records_loaded": args.records, "copies": args.copies,
         "bulk_load_of_the_records_s": load["timings"]["total"], "tables": tables,
         "floor_backend_cpu_s": {"copy": copy_cpu, "index_build": index_cpu,
                                 "total": None if copy_cpu is None or index_cpu is None else round(copy_cpu + index_cpu, 2)},

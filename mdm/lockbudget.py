@@ -19,10 +19,10 @@ get 80, eight 40, sixteen 20.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import URL, Engine, text
 
+from mdm import runtime
 from mdm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,8 @@ KEYS_PER_RECORD = 15
 #: the part of the server's lock table that all resolve groups together may hold
 SHARE = 0.75
 
-_SLOTS: dict[str, int] = {}
-_REDIS: dict[str, Any] = {}
-_LAST_SIZE: dict[str, int] = {}
+_SLOTS: dict[URL, int] = {}
+_last_size: int | None = None
 
 
 def group_size(configured: int, lock_slots: int, workers: int) -> int:
@@ -47,14 +46,13 @@ def group_size(configured: int, lock_slots: int, workers: int) -> int:
 def lock_slots(engine: Engine) -> int:
     """Entries in a PostgreSQL server's shared lock table (read once per process: changing it
     needs a restart)."""
-    url = engine.url.render_as_string(hide_password=False)
-    if url not in _SLOTS:
+    if engine.url not in _SLOTS:
         with engine.connect() as conn:
-            _SLOTS[url] = int(conn.execute(text(
+            _SLOTS[engine.url] = int(conn.execute(text(
                 "SELECT current_setting('max_locks_per_transaction')::int"
                 " * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int)"
             )).scalar_one())
-    return _SLOTS[url]
+    return _SLOTS[engine.url]
 
 
 def resolve_group_size(settings: Settings, engine: Engine) -> int:
@@ -63,31 +61,28 @@ def resolve_group_size(settings: Settings, engine: Engine) -> int:
     configured = max(1, settings.resolve_group_size)
     if engine.dialect.name != "postgresql" or configured == 1:
         return configured
-    workers = resolve_workers(settings)
+    global _last_size
+    workers = resolve_workers()
     size = group_size(configured, lock_slots(engine), workers)
-    if _LAST_SIZE.get("size", configured) != size:  # said when it changes, not on every job
+    if size != (_last_size or configured):  # said when it changes, not on every job
         log.info("resolve groups of %d records (configured %d) for %d registered resolve workers", size, configured, workers)
-    _LAST_SIZE["size"] = size
+    _last_size = size
     return size
 
 
-def resolve_workers(settings: Settings) -> int:
-    """Workers registered on the resolve queue, on every machine (RQ's registry in Redis); 1 when
-    jobs run inline or Redis cannot say. A worker killed without deregistering is counted until
-    RQ cleans its registry: groups are then smaller than needed, never larger."""
-    if settings.jobs_inline:
+def resolve_workers() -> int:
+    """Workers registered on the resolve queue, on every machine (RQ's registry in Redis, through
+    this process's job queue); 1 when jobs run inline or Redis cannot say. A worker killed without
+    deregistering is counted until RQ cleans its registry: groups are then smaller than needed,
+    never larger."""
+    rq_queue = getattr(runtime.queue(), "rq_queue", None)  # only RQQueue has one: inline has no workers
+    if rq_queue is None:
         return 1
     try:
-        from redis import Redis
-        from rq import Queue, Worker
+        from rq import Worker
 
-        from mdm.queueing import redis_queue_name
-
-        url = settings.redis_url or ""
-        redis = _REDIS.get(url)
-        if redis is None:
-            redis = _REDIS[url] = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        return max(1, Worker.count(connection=redis, queue=Queue(redis_queue_name(settings, "resolve"), connection=redis)))
+        resolve = rq_queue("resolve")
+        return max(1, Worker.count(connection=resolve.connection, queue=resolve))
     except Exception:  # noqa: BLE001 - sizing must not fail a job; the group fallback still protects it
         log.warning("could not count the resolve workers; sizing groups for one", exc_info=True)
         return 1

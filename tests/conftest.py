@@ -263,6 +263,24 @@ def truncate(settings: Settings) -> None:
 
 
 @contextmanager
+def captured_statements() -> Iterator[list[tuple[str, Any]]]:
+    """Every statement (text, parameters) that any engine of this process sends meanwhile: for
+    tests that count statements (no N+1) or explain them (plans)."""
+    from sqlalchemy import Engine, event
+
+    seen: list[tuple[str, Any]] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, dict(parameters) if isinstance(parameters, dict) else parameters))
+
+    event.listen(Engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", listen)
+
+
+@contextmanager
 def inline_runtime(settings: Settings) -> Iterator[Settings]:
     """Run service code in this process with ``settings`` (fresh caches), restored afterwards."""
     runtime.configure(settings)

@@ -18,6 +18,7 @@ from mdm.db import UnitOfWork
 from mdm.services.ingest import Change, accept_batch
 from mdm.services.resolve import resolve_one
 from mdm.settings import Settings
+from tests.conftest import captured_statements
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -99,18 +100,10 @@ def test_a_group_closes_its_batch_wherever_the_batch_record_stands(pg_inline_set
     that batch at commit, whether the batch's record comes first, in the middle or last. The group
     looks for batches to close only when its resolution write marked items done (the sum over
     the group's statements), and skips the batch lock when none did."""
-    from sqlalchemy import event
-
-    from mdm.db import get_engine
     from mdm.services.ingest import accept_change
     from mdm.services.resolve_group import resolve_group
 
     engine = create_engine(pg_inline_settings.database_url)
-    seen: list[str] = []
-
-    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
     try:
         for position in (0, 2, 4):
             with UnitOfWork(pg_inline_settings) as uow:
@@ -129,13 +122,9 @@ def test_a_group_closes_its_batch_wherever_the_batch_record_stands(pg_inline_set
         with UnitOfWork(pg_inline_settings) as uow:
             alone = [accept_change(uow, "erp", "customer", _solo(100 + i)).record_id for i in range(3)]
             uow.commit()
-        event.listen(get_engine(pg_inline_settings.database_url), "before_cursor_execute", on_execute)
-        try:
-            with UnitOfWork(pg_inline_settings) as uow:
-                resolve_group(uow, alone)
-                uow.commit()
-        finally:
-            event.remove(get_engine(pg_inline_settings.database_url), "before_cursor_execute", on_execute)
+        with captured_statements() as seen, UnitOfWork(pg_inline_settings) as uow:
+            resolve_group(uow, alone)
+            uow.commit()
     finally:
         engine.dispose()
-    assert seen and not [s for s in seen if "FROM batch b" in s], "a group without batch items locked batches"
+    assert seen and not [s for s, _ in seen if "FROM batch b" in s], "a group without batch items locked batches"

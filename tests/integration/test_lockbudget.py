@@ -14,12 +14,11 @@ import math
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from redis import Redis
 from rq import Queue, Worker
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from bench.speed import hub_fields, people
 from mdm.db import UnitOfWork, get_engine
@@ -28,7 +27,7 @@ from mdm.lockbudget import KEYS_PER_RECORD, SHARE, group_size, lock_slots, resol
 from mdm.queueing import redis_queue_name
 from mdm.services.ingest import Change, accept_batch
 from mdm.settings import Settings
-from tests.conftest import inline_runtime, truncate
+from tests.conftest import captured_statements, inline_runtime, truncate
 
 EXTRA_WORKERS = 40
 
@@ -79,17 +78,9 @@ def test_with_many_workers_registered_no_group_takes_more_than_its_share(setting
         uow.commit()
     engine = get_engine(settings.database_url)
     size = resolve_group_size(settings, engine)
-    locks: list[int] = []
-
-    def on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        if "pg_advisory_xact_lock" in statement:
-            locks.append(len(parameters["ks"].strip("{}").split(",")))
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
+    with captured_statements() as seen:
         counts = resolve_records(ids)
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
+    locks = [len(params["ks"].strip("{}").split(",")) for statement, params in seen if "pg_advisory_xact_lock" in statement]
     assert counts == {"resolved": len(ids), "skipped": 0, "failed": 0}
     check = create_engine(settings.database_url)
     try:

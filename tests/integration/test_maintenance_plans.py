@@ -14,13 +14,12 @@ rematch chunk and recompute page read the whole table.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from mdm.db import UnitOfWork
 from mdm.models import GoldenRecord
@@ -29,6 +28,7 @@ from mdm.publishing.models import Subscription
 from mdm.services import bridging, rematch, steward
 from mdm.services.recompute import golden_id_pages
 from mdm.settings import Settings
+from tests.conftest import captured_statements
 from tests.integration.test_lookup_plan import blocks_scanned, rows_read
 
 RECORDS = 20_000
@@ -91,22 +91,6 @@ def build_hub(settings: Settings) -> None:
         engine.dispose()
 
 
-@contextmanager
-def captured() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every statement (text, parameters) sent by any engine of this process meanwhile."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if isinstance(parameters, dict):
-            seen.append((statement, dict(parameters)))
-
-    event.listen(Engine, "before_cursor_execute", listen)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", listen)
-
-
 def explain(settings: Settings, statement: str, params: dict[str, Any], plan_mode: str) -> dict[str, Any]:
     """EXPLAIN ANALYZE of a captured ``statement`` prepared with positional parameters, under
     ``plan_mode`` (force_generic_plan or force_custom_plan), rolled back."""
@@ -132,14 +116,14 @@ def explain(settings: Settings, statement: str, params: dict[str, Any], plan_mod
 
 
 def statements(seen: list[tuple[str, dict[str, Any]]], *fragments: str) -> list[tuple[str, dict[str, Any]]]:
-    found = [(s, p) for s, p in seen if all(f in s for f in fragments)]
+    found = [(s, p) for s, p in seen if isinstance(p, dict) and all(f in s for f in fragments)]
     assert found, f"no statement with {fragments} among {[s[:80] for s, _ in seen]}"
     return found
 
 
 def rows_read_by(settings: Settings, run: Callable[[], Any], relation: str, *fragments: str) -> dict[str, int]:
     """Rows of ``relation`` read by the statements of ``run`` holding ``fragments``, per plan mode (summed)."""
-    with captured() as seen:
+    with captured_statements() as seen:
         run()
     return {mode: sum(rows_read(explain(settings, s, p, mode), relation) for s, p in statements(seen, *fragments))
             for mode in ("force_custom_plan", "force_generic_plan")}
@@ -210,7 +194,7 @@ def test_the_separation_check_probes_the_goldens_members_labels(settings: Settin
         assert bridging._separated(uow, golden(5), golden(6)) and bridging._separated(uow, golden(6), golden(5))
         assert not bridging._separated(uow, golden(6), golden(7))
         for a, b in ((golden(5), golden(6)), (golden(8), golden(9_000))):
-            with captured() as seen:
+            with captured_statements() as seen:
                 bridging._separated(uow, a, b)
             for statement, params in statements(seen, "FROM match_label"):
                 for mode in ("force_custom_plan", "force_generic_plan"):

@@ -15,15 +15,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 
-from mdm.db import UnitOfWork, get_engine
+from mdm.db import UnitOfWork
 from mdm.models import GoldenRecord, ReviewItem, SourceRecord
 from mdm.services import golden as golden_service
 from mdm.services import steward
 from mdm.services.queries import _iso, record_json
 from mdm.settings import Settings
+from tests.conftest import captured_statements
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 #: how a candidate looks, cycled through the items (5 kinds, so a page of 5 holds each of them)
@@ -136,18 +137,8 @@ def page(settings: Settings, domain: str, status: str, limit: int, after: int | 
 
 
 def counted(settings: Settings, domain: str, status: str, limit: int) -> int:
-    engine = get_engine(settings.database_url)
-    seen: list[str] = []
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    with UnitOfWork(settings) as uow:
-        event.listen(engine, "before_cursor_execute", on_execute)
-        try:
-            doc = steward.list_items(uow, domain, status=status, limit=limit)
-        finally:
-            event.remove(engine, "before_cursor_execute", on_execute)
+    with UnitOfWork(settings) as uow, captured_statements() as seen:
+        doc = steward.list_items(uow, domain, status=status, limit=limit)
     assert len(doc["items"]) == limit
     return len(seen)
 
